@@ -1,0 +1,1 @@
+typedef int placeholder_unit; /* replaced by the real module */
