@@ -1,1 +1,150 @@
-typedef int placeholder_unit; /* replaced by the real module */
+/* SPDX-License-Identifier: MIT */
+/* registry.c - the converters compiled in (FFmpeg's allcodecs.c shape) and lookups. */
+#include "config.h"
+
+#include "converters/registry.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#if HAVE_VIPS
+extern const struct converter converter_vips;
+#endif
+extern const struct converter converter_fake;
+
+static const struct converter *const converters[] = {
+#if HAVE_VIPS
+    &converter_vips,
+#endif
+    &converter_fake, /* only with registry_enable_test_converters(true) */
+    NULL,
+};
+
+#define N_CONVERTERS (sizeof converters / sizeof converters[0] - 1)
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static bool test_converters;
+static bool initialised[N_CONVERTERS];
+static bool init_failed[N_CONVERTERS];
+/* Enabled converters, best first. Rebuilt only by the two setters, which run at startup
+ * before any lookup; lookups then read it without locking. */
+static const struct converter *enabled[N_CONVERTERS + 1];
+static bool enabled_built;
+
+static bool is_enabled(size_t i)
+{
+    if (init_failed[i])
+        return false;
+    return converters[i] != &converter_fake || test_converters;
+}
+
+static void rebuild_locked(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_CONVERTERS; i++) {
+        if (!is_enabled(i))
+            continue;
+        /* Insertion by priority, stable for equal priorities (array order). */
+        size_t j = n;
+        while (j > 0 && enabled[j - 1]->priority < converters[i]->priority) {
+            enabled[j] = enabled[j - 1];
+            j--;
+        }
+        enabled[j] = converters[i];
+        n++;
+    }
+    enabled[n] = NULL;
+    enabled_built = true;
+}
+
+void registry_enable_test_converters(bool on)
+{
+    pthread_mutex_lock(&lock);
+    test_converters = on;
+    rebuild_locked();
+    pthread_mutex_unlock(&lock);
+}
+
+const struct converter *const *registry_list(void)
+{
+    pthread_mutex_lock(&lock);
+    if (!enabled_built)
+        rebuild_locked();
+    pthread_mutex_unlock(&lock);
+    return enabled;
+}
+
+static bool pair_listed(const struct converter *conv, const char *in, const char *out)
+{
+    for (const struct conv_pair *p = conv->pairs; p && p->in; p++)
+        if (strcmp(p->in, in) == 0 && (!out || strcmp(p->out, out) == 0))
+            return true;
+    return false;
+}
+
+const struct converter *registry_find(const char *in, const char *out, unsigned mode)
+{
+    if (!in || !mode)
+        return NULL;
+    /* In INFO mode a converter offers info for every input it lists. */
+    if (mode == CONV_MODE_INFO)
+        out = NULL;
+    else if (!out)
+        return NULL;
+    for (const struct converter *const *c = registry_list(); *c; c++)
+        if (((*c)->modes & mode) == mode && pair_listed(*c, in, out))
+            return *c;
+    return NULL;
+}
+
+bool registry_has_input(const char *in, unsigned mode)
+{
+    if (!in || !mode)
+        return false;
+    for (const struct converter *const *c = registry_list(); *c; c++)
+        if (((*c)->modes & mode) == mode && pair_listed(*c, in, NULL))
+            return true;
+    return false;
+}
+
+const struct converter *registry_by_name(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (const struct converter *const *c = registry_list(); *c; c++)
+        if (strcmp((*c)->name, name) == 0)
+            return *c;
+    return NULL;
+}
+
+const char *registry_pair_group(const struct converter *conv, const char *in, const char *out)
+{
+    if (!conv || !in)
+        return NULL;
+    for (const struct conv_pair *p = conv->pairs; p && p->in; p++)
+        if (strcmp(p->in, in) == 0 && (!out || strcmp(p->out, out) == 0))
+            return p->group;
+    return NULL;
+}
+
+void registry_init_all(void)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < N_CONVERTERS; i++) {
+        if (initialised[i] || !is_enabled(i))
+            continue;
+        initialised[i] = true;
+        if (!converters[i]->init)
+            continue;
+        struct err err = ERR_INIT;
+        if (converters[i]->init(&err) < 0) {
+            init_failed[i] = true;
+            log_warn("converter %s disabled: %s", converters[i]->name,
+                     err.msg[0] ? err.msg : "init failed");
+        }
+    }
+    rebuild_locked();
+    pthread_mutex_unlock(&lock);
+}

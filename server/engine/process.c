@@ -1,1 +1,1656 @@
-typedef int placeholder_unit; /* replaced by the real module */
+/* SPDX-License-Identifier: MIT */
+/* process.c - the step machine and the engine behind it.
+ *
+ * DESIGN
+ * A process is a row in `processes`; the step column is the truth. Only this file writes it,
+ * through advance(), which checks the allowed-transition table and updates with
+ * "WHERE step = old" so two actors (a runner finishing, a DELETE, the reaper) cannot both
+ * win. Everything the HTTP layer shows comes from that row (status JSON = columns + doc).
+ *
+ * Threads: HTTP handlers create/start/delete; one detached thread per input download; N
+ * runner threads (N = --workers) pop process ids from an in-memory FIFO (mirrored in the
+ * database as step `wait`, so a restart can rebuild it) and hand the job to a worker process
+ * through worker_run(); one reaper thread expires old processes and fails stale uploads.
+ * The `active` list records which processes a thread currently owns: DELETE on an owned
+ * process only raises its cancel flag and the owner removes the files when it notices, so
+ * files are never deleted under a thread that is writing them.
+ *
+ * Completion: the final transition commits together with its callback row (outbox), then
+ * waiters_notify() resumes suspended HTTP connections and callback_kick() wakes the
+ * dispatcher.
+ */
+#include "server/engine/process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/fsx.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/timefmt.h"
+#include "converters/converter.h"
+#include "converters/formats.h"
+#include "db/db.h"
+#include "server/config.h"
+#include "server/engine/callback.h"
+#include "server/engine/waiters.h"
+#include "server/engine/worker.h"
+#include "storage/fetch.h"
+#include "storage/zip.h"
+
+#define MAX_ATTEMPTS 3
+#define ZIP_FILE ".all.zip" /* never clashes: output names never start with a dot */
+
+static const char *const step_names[STEP_N] = {
+    [STEP_INPUT] = "input",   [STEP_WAIT] = "wait",         [STEP_CONVERT] = "convert",
+    [STEP_OUTPUT] = "output", [STEP_FINISHED] = "finished", [STEP_ERROR] = "error",
+};
+
+/* spec "Status": input → (wait) → convert → output → finished; any step may go to error.
+ * convert → wait is the restart path (a conversion interrupted by a restart runs again). */
+static const bool allowed[STEP_N][STEP_N] = {
+    [STEP_INPUT] = {[STEP_WAIT] = true, [STEP_ERROR] = true},
+    [STEP_WAIT] = {[STEP_CONVERT] = true, [STEP_ERROR] = true},
+    [STEP_CONVERT] = {[STEP_OUTPUT] = true, [STEP_WAIT] = true, [STEP_ERROR] = true},
+    [STEP_OUTPUT] = {[STEP_FINISHED] = true, [STEP_WAIT] = true, [STEP_ERROR] = true},
+};
+
+const char *process_step_name(enum process_step step)
+{
+    return step < STEP_N ? step_names[step] : "error";
+}
+
+int process_step_from_name(const char *name)
+{
+    for (int i = 0; i < STEP_N; i++)
+        if (name && strcmp(step_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+bool process_step_allowed(enum process_step from, enum process_step to)
+{
+    return from < STEP_N && to < STEP_N && allowed[from][to];
+}
+
+/* ------------------------------------------------------------------ paths */
+
+static char *job_dir(const char *id)
+{
+    return xasprintf("%s/jobs/%s", g_config->data_dir, id);
+}
+
+static char *job_path(const char *id, const char *sub)
+{
+    return xasprintf("%s/jobs/%s/%s", g_config->data_dir, id, sub);
+}
+
+static char *incoming_dir;
+
+static void incoming_init(void)
+{
+    incoming_dir = xasprintf("%s/incoming", g_config->data_dir);
+}
+
+const char *process_incoming_dir(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, incoming_init);
+    return incoming_dir;
+}
+
+/* ------------------------------------------------------------------ rows */
+
+#define ROW_COLUMNS                                                                        \
+    "id, key_id, base, host, upload_token, download_token, mode, inputformat, outputformat, " \
+    "step, started, percent, message, code, created, starttime, endtime, expire, save, "   \
+    "downloads, doc, job"
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
+    return v ? v : json_object();
+}
+
+static void row_read(sqlite3_stmt *st, struct process *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = col_text(st, 0);
+    p->key_id = sqlite3_column_int64(st, 1);
+    p->base = col_text(st, 2);
+    p->host = col_text(st, 3);
+    p->upload_token = col_text(st, 4);
+    p->download_token = col_text(st, 5);
+    p->mode = col_text(st, 6);
+    p->inputformat = col_text(st, 7);
+    p->outputformat = col_text(st, 8);
+    int step = process_step_from_name((const char *)sqlite3_column_text(st, 9));
+    p->step = step < 0 ? STEP_ERROR : (enum process_step)step;
+    p->started = sqlite3_column_int(st, 10) != 0;
+    p->percent = sqlite3_column_double(st, 11);
+    p->message = col_text(st, 12);
+    p->code = sqlite3_column_int(st, 13);
+    p->created = sqlite3_column_int64(st, 14);
+    p->starttime = sqlite3_column_int64(st, 15);
+    p->endtime = sqlite3_column_int64(st, 16);
+    p->expire = sqlite3_column_int64(st, 17);
+    p->save = sqlite3_column_int(st, 18);
+    p->downloads = sqlite3_column_int64(st, 19);
+    p->doc = col_json(st, 20);
+    p->job = col_json(st, 21);
+}
+
+void process_fini(struct process *p)
+{
+    if (!p)
+        return;
+    free(p->id);
+    free(p->base);
+    free(p->host);
+    free(p->upload_token);
+    free(p->download_token);
+    free(p->mode);
+    free(p->inputformat);
+    free(p->outputformat);
+    free(p->message);
+    json_decref(p->doc);
+    json_decref(p->job);
+    memset(p, 0, sizeof *p);
+}
+
+static int load_where(const char *sql, const char *value, struct process *p, struct err *err)
+{
+    memset(p, 0, sizeof *p);
+    if (!value || !id_is_valid(value))
+        return err_set(err, ERR_NOTFOUND, "Process not found");
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_read(st, p);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return err_set(err, ERR_NOTFOUND, "Process not found");
+    return err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(rc));
+}
+
+int process_load(const char *id, struct process *p, struct err *err)
+{
+    static const char sql[] = "SELECT " ROW_COLUMNS " FROM processes WHERE id = ?";
+    return load_where(sql, id, p, err);
+}
+
+int process_load_by_token(const char *kind, const char *token, struct process *p,
+                          struct err *err)
+{
+    static const char up[] = "SELECT " ROW_COLUMNS " FROM processes WHERE upload_token = ?";
+    static const char down[] = "SELECT " ROW_COLUMNS " FROM processes WHERE download_token = ?";
+    return load_where(strcmp(kind, "upload") == 0 ? up : down, token, p, err);
+}
+
+bool process_is_final(const struct process *p)
+{
+    return p->step == STEP_FINISHED || p->step == STEP_ERROR;
+}
+
+int process_http_status(const struct process *p)
+{
+    if (p->step != STEP_ERROR)
+        return 200;
+    return p->code == 400 ? 400 : 422;
+}
+
+json_t *process_status_json(const struct process *p)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "id", json_string(p->id));
+    json_object_set_new(s, "url", json_sprintf("%s/process/%s", p->base, p->id));
+    /* spec: percent is a JSON number, exactly 100 at finished */
+    json_object_set_new(s, "percent", p->step == STEP_FINISHED ? json_integer(100)
+                                      : p->percent == (double)(int64_t)p->percent
+                                          ? json_integer((json_int_t)p->percent)
+                                          : json_real(p->percent));
+    json_object_set_new(s, "message", json_string(p->message ? p->message : ""));
+    json_object_set_new(s, "step", json_string(process_step_name(p->step)));
+    json_object_set_new(s, "starttime", json_integer(p->starttime ? p->starttime : p->created));
+    json_object_set_new(s, "expire", json_integer(p->expire));
+    const char *key;
+    json_t *value;
+    json_object_foreach(p->doc, key, value) json_object_set(s, key, value);
+    json_t *output = json_object_get(s, "output");
+    if (json_is_object(output) && json_object_get(output, "filename")) {
+        output = json_deep_copy(output);
+        json_object_set_new(output, "downloads", json_integer(p->downloads));
+        json_object_set_new(s, "output", output);
+    }
+    if (process_is_final(p) && p->endtime)
+        json_object_set_new(s, "endtime", json_integer(p->endtime));
+    return s;
+}
+
+/* ------------------------------------------------------------------ small SQL helpers */
+
+/* Set doc.KEY = value (stolen) atomically inside SQLite (JSON1), no read-modify-write. */
+static int doc_set(const char *id, const char *key, json_t *value, struct err *err)
+{
+    static const char sql[] =
+        "UPDATE processes SET doc = json_set(doc, '$.' || ?2, json(?3)) WHERE id = ?1";
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(value);
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st) {
+        free(text);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(text);
+    if (rc != SQLITE_DONE)
+        return err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(rc));
+    return 0;
+}
+
+/* Move id from step `from` to `to` with a message; false when the row was not in `from`
+ * (deleted, or another actor moved it first). */
+static bool advance(const char *id, enum process_step from, enum process_step to,
+                    const char *message)
+{
+    static const char sql[] =
+        "UPDATE processes SET step = ?2, message = ?3, percent = CASE WHEN ?2 = 'convert' "
+        "THEN 0 ELSE percent END WHERE id = ?1 AND step = ?4";
+    struct err err = ERR_INIT;
+    if (!process_step_allowed(from, to)) {
+        log_error("refused transition %s -> %s", process_step_name(from), process_step_name(to));
+        return false;
+    }
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st) {
+        log_error("%s", err.msg);
+        return false;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, step_names[to], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, step_names[from], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_error("db: advance: %s", sqlite3_errstr(rc));
+        return false;
+    }
+    return sqlite3_changes(db_conn(&err)) == 1;
+}
+
+/* Queue the callback of a process that just reached a final step (inside the caller's
+ * transaction). */
+static int queue_callback(const char *id, const char *step, struct err *err)
+{
+    static const char sql[] = "SELECT callback, base FROM processes WHERE id = ?";
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    char *cb = NULL, *url = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        cb = col_text(st, 0);
+        url = xasprintf("%s/process/%s", (const char *)sqlite3_column_text(st, 1), id);
+    }
+    sqlite3_reset(st);
+    int rc = 0;
+    if (cb) {
+        char *full = callback_url(cb, id, url, step);
+        rc = callback_insert(id, full, step, err);
+        free(full);
+    }
+    free(cb);
+    free(url);
+    return rc;
+}
+
+/* Any non-final step → error with code (400 rejected at start, 422 otherwise). */
+static bool fail_process(const char *id, int code, const char *message)
+{
+    static const char sql[] =
+        "UPDATE processes SET step = 'error', code = ?2, message = ?3, endtime = ?4, "
+        "expire = ?4 + ?5, started = 1 WHERE id = ?1 AND step NOT IN ('finished', 'error')";
+    struct err err = ERR_INIT;
+    int64_t now = time_now();
+    bool changed = false;
+    if (db_begin(&err) < 0)
+        goto out;
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st) {
+        db_rollback();
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, code);
+    sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, g_config->expire_seconds);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    changed = rc == SQLITE_DONE && sqlite3_changes(db_conn(&err)) == 1;
+    if (changed && queue_callback(id, "error", &err) < 0) {
+        db_rollback();
+        changed = false;
+        goto out;
+    }
+    if (db_commit(&err) < 0)
+        changed = false;
+out:
+    if (err.code)
+        log_error("process %s: cannot record failure: %s", log_id(id), err.msg);
+    if (changed) {
+        log_info("process %s failed: %s", log_id(id), message);
+        waiters_notify(id);
+        callback_kick();
+    }
+    return changed;
+}
+
+/* ------------------------------------------------------------------ active processes */
+
+struct active {
+    struct active *next;
+    char id[ID_LEN + 1];
+    volatile bool cancel;
+    bool deleted;
+};
+
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct active *active_list;
+
+static struct active *active_find_locked(const char *id)
+{
+    for (struct active *a = active_list; a; a = a->next)
+        if (strcmp(a->id, id) == 0)
+            return a;
+    return NULL;
+}
+
+/* Claim ownership of a process for a thread; NULL if another thread owns it. */
+static struct active *active_claim(const char *id)
+{
+    pthread_mutex_lock(&active_lock);
+    struct active *a = active_find_locked(id);
+    if (a) {
+        pthread_mutex_unlock(&active_lock);
+        return NULL;
+    }
+    a = xcalloc(1, sizeof *a);
+    snprintf(a->id, sizeof a->id, "%s", id);
+    a->next = active_list;
+    active_list = a;
+    pthread_mutex_unlock(&active_lock);
+    return a;
+}
+
+/* Give ownership back. If the process was deleted meanwhile, its files go now. */
+static void active_release(struct active *a)
+{
+    pthread_mutex_lock(&active_lock);
+    for (struct active **pp = &active_list; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    bool deleted = a->deleted;
+    pthread_mutex_unlock(&active_lock);
+    if (deleted) {
+        char *dir = job_dir(a->id);
+        fsx_rm_rf(dir);
+        free(dir);
+    }
+    free(a);
+}
+
+/* ------------------------------------------------------------------ queue */
+
+struct qitem {
+    struct qitem *next;
+    char id[ID_LEN + 1];
+};
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+static struct qitem *queue_head, *queue_tail;
+static int queue_len;
+static atomic_bool engine_stopping;
+
+static void queue_push(const char *id)
+{
+    struct qitem *q = xcalloc(1, sizeof *q);
+    snprintf(q->id, sizeof q->id, "%s", id);
+    pthread_mutex_lock(&queue_lock);
+    if (queue_tail)
+        queue_tail->next = q;
+    else
+        queue_head = q;
+    queue_tail = q;
+    queue_len++;
+    pthread_cond_signal(&queue_cond);
+    pthread_mutex_unlock(&queue_lock);
+}
+
+/* Blocks; false when the engine stops. */
+static bool queue_pop(char id[ID_LEN + 1])
+{
+    pthread_mutex_lock(&queue_lock);
+    while (!queue_head && !engine_stopping)
+        pthread_cond_wait(&queue_cond, &queue_lock);
+    if (engine_stopping) {
+        pthread_mutex_unlock(&queue_lock);
+        return false;
+    }
+    struct qitem *q = queue_head;
+    queue_head = q->next;
+    if (!queue_head)
+        queue_tail = NULL;
+    queue_len--;
+    pthread_mutex_unlock(&queue_lock);
+    snprintf(id, ID_LEN + 1, "%s", q->id);
+    free(q);
+    return true;
+}
+
+static void queue_remove(const char *id)
+{
+    pthread_mutex_lock(&queue_lock);
+    for (struct qitem **pp = &queue_head; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            struct qitem *q = *pp;
+            *pp = q->next;
+            if (queue_tail == q) {
+                queue_tail = NULL;
+                for (struct qitem *t = queue_head; t; t = t->next)
+                    queue_tail = t;
+            }
+            queue_len--;
+            free(q);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&queue_lock);
+}
+
+static bool queue_full(void)
+{
+    pthread_mutex_lock(&queue_lock);
+    bool full = queue_len >= g_config->max_queue;
+    pthread_mutex_unlock(&queue_lock);
+    return full;
+}
+
+/* input → wait, then into the FIFO. */
+static void enqueue(const char *id)
+{
+    if (advance(id, STEP_INPUT, STEP_WAIT, "Waiting for a free worker"))
+        queue_push(id);
+}
+
+/* ------------------------------------------------------------------ create / start */
+
+int process_create(int64_t key_id, const char *base, const char *host, const char *mode,
+                   const char *inputformat, const char *outputformat, struct process *out,
+                   struct err *err)
+{
+    static const char sql[] =
+        "INSERT INTO processes (id, key_id, base, host, upload_token, download_token, mode, "
+        "inputformat, outputformat, step, message, created, starttime, expire, doc) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'input', 'Preparing process', ?10, ?10, "
+        "?11, ?12)";
+    char id[ID_LEN + 1], up[ID_LEN + 1], down[ID_LEN + 1];
+    id_new(id);
+    id_new(up);
+    id_new(down);
+    int64_t now = time_now();
+    /* spec "Status": output.url is known from the first status on (E8). */
+    json_t *doc = json_pack("{s:{}, s:{s:o}}", "input", "output", "url",
+                            json_sprintf("%s/download/%s", base, down));
+    char *doc_text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st) {
+        free(doc_text);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, key_id);
+    sqlite3_bind_text(st, 3, base, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, up, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, down, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, mode ? mode : "convert", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, inputformat, -1, SQLITE_STATIC);
+    if (outputformat)
+        sqlite3_bind_text(st, 9, outputformat, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, now);
+    sqlite3_bind_int64(st, 11, now + g_config->expire_seconds);
+    sqlite3_bind_text(st, 12, doc_text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(doc_text);
+    if (rc != SQLITE_DONE)
+        return err_set(err, ERR_INTERNAL, "db: cannot create process: %s", sqlite3_errstr(rc));
+    return process_load(id, out, err);
+}
+
+int process_reject(const char *id, const char *message, struct err *err)
+{
+    (void)err;
+    fail_process(id, 400, message);
+    return 0;
+}
+
+static const char *input_type_name(enum input_type t)
+{
+    switch (t) {
+    case INPUT_DOWNLOAD:
+        return "download";
+    case INPUT_RAW:
+        return "raw";
+    case INPUT_BASE64:
+        return "base64";
+    case INPUT_UPLOAD:
+        break;
+    }
+    return "upload";
+}
+
+/* The input object of the status for a file name and size. */
+static json_t *input_doc(const char *type, const char *filename, int64_t size)
+{
+    json_t *in = json_pack("{s:s}", "type", type);
+    if (filename) {
+        char *base, *ext;
+        fsx_split_name(filename, &base, &ext);
+        json_object_set_new(in, "filename", json_string(filename));
+        json_object_set_new(in, "name", json_string(base));
+        json_object_set_new(in, "ext", json_string(ext));
+        free(base);
+        free(ext);
+    }
+    if (size >= 0)
+        json_object_set_new(in, "size", json_integer(size));
+    return in;
+}
+
+/* A safe input file name: the client's (sanitised) or "file.INPUTFORMAT". New string. */
+static char *input_name(const char *given, const char *inputformat)
+{
+    if (given && *given)
+        return fsx_safe_name(given);
+    return xasprintf("file.%s", inputformat);
+}
+
+/* Put the input file at in/NAME of the job (rename from src, or write content) and record
+ * it in job.inputs and doc.input. */
+static int place_input(const char *id, const char *type, const char *name, const char *src,
+                       const char *content, size_t content_len, struct err *err)
+{
+    char *in_dir = job_path(id, "in");
+    char *dst = xasprintf("%s/%s", in_dir, name);
+    int rc = -1;
+    if (fsx_mkdir_p(in_dir, err) < 0)
+        goto out;
+    if (src) {
+        if (rename(src, dst) < 0) {
+            err_set(err, ERR_INTERNAL, "cannot move input file: %s", strerror(errno));
+            goto out;
+        }
+    } else if (fsx_write_atomic(dst, content, content_len, err) < 0) {
+        goto out;
+    }
+    int64_t size = fsx_file_size(dst);
+    static const char sql[] =
+        "UPDATE processes SET job = json_set(job, '$.inputs', json_array(?2)) WHERE id = ?1";
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int sr = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (sr != SQLITE_DONE) {
+        err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(sr));
+        goto out;
+    }
+    if (doc_set(id, "input", input_doc(type, name, size), err) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(in_dir);
+    free(dst);
+    return rc;
+}
+
+static void *download_thread(void *arg);
+
+int process_begin(struct process *p, const struct start_plan *plan, struct err *err)
+{
+    static const char sql[] =
+        "UPDATE processes SET started = 1, mode = ?2, inputformat = ?3, outputformat = ?4, "
+        "starttime = ?5, save = ?6, callback = ?7, job = ?8, doc = ?9, message = ?10, "
+        "expire = ?11 WHERE id = ?1 AND started = 0";
+    bool queues_now = plan->input == INPUT_RAW || plan->input == INPUT_BASE64 ||
+                      (plan->input == INPUT_UPLOAD && plan->upload_path);
+    if (queues_now && queue_full())
+        return err_set(err, ERR_BUSY, "the conversion queue is full; try again later");
+
+    int64_t now = time_now();
+    json_t *job = json_pack("{s:s, s:s, s:s?, s:s, s:O, s:i, s:s, s:[]}", "mode", plan->mode,
+                            "in", plan->inputformat, "out", plan->outputformat, "converter",
+                            ((const struct converter *)plan->conv)->name, "options",
+                            plan->options, "timeout", plan->timeout, "input",
+                            input_type_name(plan->input), "inputs");
+    if (plan->input == INPUT_DOWNLOAD)
+        json_object_set_new(job, "url", json_string(plan->file));
+    if (plan->filename)
+        json_object_set_new(job, "filename", json_string(plan->filename));
+
+    json_t *doc = json_deep_copy(p->doc);
+    json_t *conv = json_pack("{s:s?, s:s, s:s, s:O}", "format", plan->outputformat, "type",
+                             plan->conv->name, "mode", plan->mode, "options", plan->options_echo);
+    json_object_set_new(doc, "converter", conv);
+    json_object_set_new(doc, "group", json_string(plan->group ? plan->group : ""));
+    if (plan->tag && !json_is_null(plan->tag))
+        json_object_set(doc, "tag", (json_t *)plan->tag);
+    json_object_set_new(doc, "input", json_pack("{s:s}", "type", input_type_name(plan->input)));
+    const char *message = "Preparing process";
+    if (plan->input == INPUT_UPLOAD && !plan->upload_path) {
+        /* spec "Start": the upload object holds string values only (E2). */
+        json_object_set_new(doc, "upload", json_pack("{s:o}", "url",
+                                                     json_sprintf("%s/upload/%s", p->base,
+                                                                  p->upload_token)));
+        message = "Waiting for upload";
+    } else if (plan->input == INPUT_DOWNLOAD) {
+        message = "Downloading input file";
+    }
+    if (plan->save) {
+        json_t *output = json_object_get(doc, "output");
+        if (json_is_object(output))
+            json_object_set_new(output, "save", json_true());
+    }
+    char *job_text = json_dumps(job, JSON_COMPACT);
+    char *doc_text = json_dumps(doc, JSON_COMPACT);
+    json_decref(job);
+    json_decref(doc);
+    int rc = -1;
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, plan->mode, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, plan->inputformat, -1, SQLITE_STATIC);
+    if (plan->outputformat)
+        sqlite3_bind_text(st, 4, plan->outputformat, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_int(st, 6, plan->save);
+    if (plan->callback)
+        sqlite3_bind_text(st, 7, plan->callback, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, job_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, doc_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, message, -1, SQLITE_STATIC);
+    /* A started process lives until it ends; the reaper only expires final or unstarted
+     * ones, and the final transition sets the real expiry. */
+    sqlite3_bind_int64(st, 11, now + g_config->expire_seconds);
+    int sr = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (sr != SQLITE_DONE) {
+        err_set(err, ERR_INTERNAL, "db: cannot start process: %s", sqlite3_errstr(sr));
+        goto out;
+    }
+    if (sqlite3_changes(db_conn(err)) != 1) {
+        err_set(err, ERR_BADPARAM, "Process already started");
+        goto out;
+    }
+
+    switch (plan->input) {
+    case INPUT_UPLOAD:
+        if (plan->upload_path) {
+            char *name = input_name(plan->filename, plan->inputformat);
+            int r = place_input(p->id, "upload", name, plan->upload_path, NULL, 0, err);
+            free(name);
+            if (r < 0)
+                goto fail;
+            enqueue(p->id);
+        }
+        break;
+    case INPUT_RAW:
+    case INPUT_BASE64: {
+        char *name = input_name(plan->filename, plan->inputformat);
+        int r = place_input(p->id, input_type_name(plan->input), name, NULL, plan->content,
+                            plan->content_len, err);
+        free(name);
+        if (r < 0)
+            goto fail;
+        enqueue(p->id);
+        break;
+    }
+    case INPUT_DOWNLOAD: {
+        struct active *a = active_claim(p->id);
+        pthread_t t;
+        pthread_attr_t attr;
+        if (!a) {
+            err_set(err, ERR_INTERNAL, "process is busy");
+            goto fail;
+        }
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, download_thread, a) != 0) {
+            pthread_attr_destroy(&attr);
+            active_release(a);
+            err_set(err, ERR_INTERNAL, "cannot start the download");
+            goto fail;
+        }
+        pthread_attr_destroy(&attr);
+        break;
+    }
+    }
+    rc = 0;
+    goto reload;
+fail:
+    fail_process(p->id, 422, err->msg);
+    err_clear(err);
+    rc = 0;
+reload : {
+    char *id = xstrdup(p->id);
+    process_fini(p);
+    if (process_load(id, p, err) < 0)
+        rc = -1;
+    free(id);
+}
+out:
+    free(job_text);
+    free(doc_text);
+    return rc;
+}
+
+int process_upload_done(const struct process *p, const char *tmp_path, const char *filename,
+                        int64_t size, struct err *err)
+{
+    (void)size;
+    /* Two uploads racing for one token: only the first claims it (spec: a second upload
+     * → 400). */
+    static const char sql[] =
+        "UPDATE processes SET job = json_set(job, '$.uploading', 1) WHERE id = ? AND step = "
+        "'input' AND json_extract(job, '$.uploading') IS NULL";
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+    int sr = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (sr != SQLITE_DONE || sqlite3_changes(db_conn(err)) != 1)
+        return err_set(err, ERR_BADPARAM, "File already uploaded");
+    char *name = input_name(filename, p->inputformat);
+    int rc = place_input(p->id, "upload", name, tmp_path, NULL, 0, err);
+    free(name);
+    if (rc < 0)
+        return -1;
+    enqueue(p->id);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ delete */
+
+void process_delete(const char *id)
+{
+    static const char sql[] = "DELETE FROM processes WHERE id = ?";
+    static const char sql_cb[] = "DELETE FROM callbacks WHERE process_id = ?";
+    struct err err = ERR_INIT;
+    if (!id_is_valid(id))
+        return;
+    pthread_mutex_lock(&active_lock);
+    struct active *a = active_find_locked(id);
+    if (a) {
+        a->cancel = true;
+        a->deleted = true;
+    }
+    pthread_mutex_unlock(&active_lock);
+    queue_remove(id);
+    worker_cancel(id);
+    sqlite3_stmt *st = db_stmt(sql_cb, &err);
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    st = db_stmt(sql, &err);
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    if (err.code)
+        log_error("process %s: delete: %s", log_id(id), err.msg);
+    /* Owned processes lose their files when the owner lets go (active_release). */
+    if (!a) {
+        char *dir = job_dir(id);
+        fsx_rm_rf(dir);
+        free(dir);
+    }
+    waiters_notify(id);
+}
+
+/* ------------------------------------------------------------------ outputs */
+
+static char *output_file_path(const char *id, const char *name)
+{
+    return xasprintf("%s/jobs/%s/out/%s", g_config->data_dir, id, *name ? name : ZIP_FILE);
+}
+
+int process_output_open(const struct process *p, const char *name, bool claim, int64_t *size,
+                        struct err *err)
+{
+    static const char sql_get[] =
+        "SELECT size, state FROM outputs WHERE process_id = ? AND name = ?";
+    static const char sql_claim[] =
+        "UPDATE outputs SET state = 1 WHERE process_id = ? AND name = ? AND state = 0";
+    sqlite3_stmt *st = db_stmt(sql_get, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int state = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *size = sqlite3_column_int64(st, 0);
+        state = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (state != 0 && !(state == 1 && !claim))
+        return err_set(err, ERR_NOTFOUND, "File not found");
+    if (claim) {
+        /* spec "Downloads": one-time claims are atomic (SEC-28). */
+        st = db_stmt(sql_claim, err);
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE || sqlite3_changes(db_conn(err)) != 1)
+            return err_set(err, ERR_NOTFOUND, "File not found");
+    }
+    char *path = output_file_path(p->id, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+    if (fd < 0) {
+        if (claim)
+            process_output_release(p->id, name);
+        return err_set(err, ERR_NOTFOUND, "File not found");
+    }
+    return fd;
+}
+
+void process_output_release(const char *id, const char *name)
+{
+    static const char sql[] =
+        "UPDATE outputs SET state = 0 WHERE process_id = ? AND name = ? AND state = 1";
+    struct err err = ERR_INIT;
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+void process_output_served(const char *id, const char *name, bool claimed)
+{
+    static const char sql_gone[] =
+        "UPDATE outputs SET state = 2 WHERE process_id = ? AND name = ?";
+    static const char sql_count[] = "UPDATE processes SET downloads = downloads + 1 WHERE id = ?";
+    struct err err = ERR_INIT;
+    sqlite3_stmt *st = db_stmt(sql_count, &err);
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    if (!claimed)
+        return;
+    /* spec "Downloads": without save, the file is deleted after its first download. */
+    st = db_stmt(sql_gone, &err);
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    char *path = output_file_path(id, name);
+    unlink(path);
+    free(path);
+}
+
+/* ------------------------------------------------------------------ input download */
+
+static void *download_thread(void *arg)
+{
+    struct active *a = arg;
+    struct err err = ERR_INIT;
+    struct process p;
+    struct fetch_result res = {0};
+    char *tmp = NULL;
+    if (process_load(a->id, &p, &err) < 0)
+        goto out;
+    const char *url = jsonx_str(json_object_get(p.job, "url"));
+    char *in_dir = job_path(a->id, "in");
+    tmp = xasprintf("%s/.download", in_dir);
+    int rc = fsx_mkdir_p(in_dir, &err);
+    free(in_dir);
+    if (rc == 0)
+        rc = fetch_to_file(url, tmp, g_config->max_upload_bytes, &a->cancel, &res, &err);
+    if (a->deleted)
+        goto done;
+    if (rc < 0) {
+        /* spec "Status": a blocked URL or failed download is a 422 error step. */
+        fail_process(a->id, 422, err.msg);
+        goto done;
+    }
+    const char *given = jsonx_str(json_object_get(p.job, "filename"));
+    char *name = input_name(given ? given : res.filename, p.inputformat);
+    rc = place_input(a->id, "download", name, tmp, NULL, 0, &err);
+    free(name);
+    if (rc < 0)
+        fail_process(a->id, 422, err.msg);
+    else
+        enqueue(a->id);
+done:
+    process_fini(&p);
+out:
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    fetch_result_fini(&res);
+    active_release(a);
+    db_thread_close();
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ outputs at finish */
+
+struct outfile {
+    char *src;  /* name in out.tmp */
+    char *dst;  /* final name */
+    long n;     /* page/frame number, -1 for main */
+};
+
+static int outfile_cmp(const void *a, const void *b)
+{
+    const struct outfile *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    return strcmp(x->src, y->src);
+}
+
+/* Number of a converter's "N.EXT" file name, -1 for "main.EXT", -2 otherwise. */
+static long output_number(const char *name)
+{
+    char *end;
+    if (strncmp(name, "main.", 5) == 0)
+        return -1;
+    errno = 0;
+    long n = strtol(name, &end, 10);
+    if (end == name || *end != '.' || errno || n < 0)
+        return -2;
+    return n;
+}
+
+/* Rename the converter's files to NAME.EXT / NAME-N.EXT in out/, fsync them, write the ZIP
+ * when there are several, record them in `outputs` and build doc.output (stolen into
+ * *output). */
+static int finalize_outputs(const struct process *p, json_t **output, struct err *err)
+{
+    char *tmp_dir = job_path(p->id, "out.tmp");
+    char *out_dir = job_path(p->id, "out");
+    struct outfile *files = NULL;
+    size_t n = 0, cap = 0;
+    const char **names = NULL;
+    int rc = -1;
+    DIR *d = opendir(tmp_dir);
+    if (!d) {
+        err_set(err, ERR_CONVERT, "conversion produced no output");
+        goto out;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || e->d_type != DT_REG)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            files = xrealloc(files, cap * sizeof *files);
+        }
+        files[n].src = xstrdup(e->d_name);
+        files[n].dst = NULL;
+        files[n].n = output_number(e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n == 0) {
+        err_set(err, ERR_CONVERT, "conversion produced no output");
+        goto out;
+    }
+    qsort(files, n, sizeof *files, outfile_cmp);
+    json_t *input = json_object_get(p->doc, "input");
+    const char *base = jsonx_str(json_object_get(input, "name"));
+    if (!base)
+        base = "file";
+    for (size_t i = 0; i < n; i++) {
+        char *stem, *ext;
+        fsx_split_name(files[i].src, &stem, &ext);
+        if (n == 1 || files[i].n == -1)
+            files[i].dst = xasprintf("%s.%s", base, ext);
+        else if (files[i].n >= 0)
+            files[i].dst = xasprintf("%s-%ld.%s", base, files[i].n, ext);
+        else
+            files[i].dst = xasprintf("%s-%zu.%s", base, i + 1, ext);
+        free(stem);
+        free(ext);
+    }
+    if (fsx_mkdir_p(out_dir, err) < 0)
+        goto out;
+    names = xcalloc(n + 1, sizeof *names);
+    json_t *list = json_array();
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *from = xasprintf("%s/%s", tmp_dir, files[i].src);
+        char *to = xasprintf("%s/%s", out_dir, files[i].dst);
+        int r = rename(from, to);
+        if (r == 0)
+            r = fsx_fsync_path(to, err);
+        else
+            err_set(err, ERR_CONVERT, "cannot store output: %s", strerror(errno));
+        int64_t size = fsx_file_size(to);
+        free(from);
+        free(to);
+        if (r < 0) {
+            json_decref(list);
+            goto out;
+        }
+        total += size;
+        names[i] = files[i].dst;
+        json_array_append_new(list, json_string(files[i].dst));
+    }
+    if (fsx_fsync_dir(out_dir, err) < 0) {
+        json_decref(list);
+        goto out;
+    }
+    json_t *doc_out = json_deep_copy(json_object_get(p->doc, "output"));
+    if (!json_is_object(doc_out)) {
+        json_decref(doc_out);
+        doc_out = json_object();
+    }
+    int64_t zip_size = 0;
+    if (n > 1) {
+        /* spec "Downloads": several files → a ZIP written once at finish. */
+        char *zip = xasprintf("%s/%s", out_dir, ZIP_FILE);
+        int r = zip_write(zip, out_dir, names, err);
+        zip_size = fsx_file_size(zip);
+        free(zip);
+        if (r < 0) {
+            json_decref(list);
+            json_decref(doc_out);
+            goto out;
+        }
+        json_object_set_new(doc_out, "filename", json_sprintf("%s.zip", base));
+        json_object_set_new(doc_out, "ext", json_string("zip"));
+        json_object_set_new(doc_out, "size", json_integer(zip_size));
+        json_object_set_new(doc_out, "files", list);
+    } else {
+        char *stem, *ext;
+        fsx_split_name(files[0].dst, &stem, &ext);
+        json_object_set_new(doc_out, "filename", json_string(files[0].dst));
+        json_object_set_new(doc_out, "ext", json_string(ext));
+        json_object_set_new(doc_out, "size", json_integer(total));
+        free(stem);
+        free(ext);
+        json_decref(list);
+    }
+    static const char sql[] =
+        "INSERT OR REPLACE INTO outputs (process_id, name, size, state) VALUES (?, ?, ?, 0)";
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n && n == 1)
+            break;
+        const char *name = i == n ? "" : files[i].dst;
+        char *path = output_file_path(p->id, name);
+        int64_t size = fsx_file_size(path);
+        free(path);
+        sqlite3_stmt *st = db_stmt(sql, err);
+        if (!st) {
+            json_decref(doc_out);
+            goto out;
+        }
+        sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, size);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    *output = doc_out;
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(files[i].src);
+        free(files[i].dst);
+    }
+    free(files);
+    free(names);
+    fsx_rm_rf(tmp_dir);
+    free(tmp_dir);
+    free(out_dir);
+    return rc;
+}
+
+/* output → finished, with the output/info documents, endtime, expiry and the callback row in
+ * one transaction. */
+static bool finish_process(const char *id, json_t *output, json_t *info)
+{
+    static const char sql[] =
+        "UPDATE processes SET step = 'finished', percent = 100, message = 'Conversion "
+        "finished!', endtime = ?2, expire = ?2 + ?3, doc = CASE WHEN ?5 IS NULL THEN "
+        "json_set(doc, '$.output', json(?4)) ELSE json_set(doc, '$.output', json(?4), "
+        "'$.info', json(?5)) END WHERE id = ?1 AND step = 'output'";
+    struct err err = ERR_INIT;
+    char *out_text = json_dumps(output ? output : json_object(), JSON_COMPACT);
+    char *info_text = info ? json_dumps(info, JSON_COMPACT) : NULL;
+    bool changed = false;
+    if (db_begin(&err) < 0)
+        goto out;
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st) {
+        db_rollback();
+        goto out;
+    }
+    int64_t now = time_now();
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, g_config->expire_seconds);
+    sqlite3_bind_text(st, 4, out_text, -1, SQLITE_STATIC);
+    if (info_text)
+        sqlite3_bind_text(st, 5, info_text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    changed = rc == SQLITE_DONE && sqlite3_changes(db_conn(&err)) == 1;
+    if (changed && queue_callback(id, "finished", &err) < 0) {
+        db_rollback();
+        changed = false;
+        goto out;
+    }
+    if (db_commit(&err) < 0)
+        changed = false;
+out:
+    if (err.code)
+        log_error("process %s: cannot finish: %s", log_id(id), err.msg);
+    free(out_text);
+    free(info_text);
+    if (changed) {
+        waiters_notify(id);
+        callback_kick();
+    }
+    return changed;
+}
+
+/* ------------------------------------------------------------------ runner */
+
+struct progress_ctx {
+    const char *id;
+    double last_percent;
+    int64_t last_ms;
+};
+
+static void on_progress(void *opaque, double percent, const char *message)
+{
+    static const char sql[] =
+        "UPDATE processes SET percent = MAX(percent, ?2), message = COALESCE(?3, message) "
+        "WHERE id = ?1 AND step = 'convert'";
+    struct progress_ctx *ctx = opaque;
+    int64_t now = time_mono_ms();
+    /* STYLE §8: progress reaches the database at most every ~0.5 s or 1 %. */
+    if (percent >= 0 && percent < 100 && now - ctx->last_ms < 500 &&
+        percent - ctx->last_percent < 1)
+        return;
+    struct err err = ERR_INIT;
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, ctx->id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, percent < 0 ? -1 : percent > 99.9 ? 99.9 : percent);
+    if (message && *message)
+        sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    ctx->last_ms = now;
+    ctx->last_percent = percent;
+}
+
+/* A conversion may need several attempts only across restarts; count them. */
+static int bump_attempt(const char *id)
+{
+    static const char sql[] =
+        "UPDATE processes SET attempt = attempt + 1 WHERE id = ? RETURNING attempt";
+    struct err err = ERR_INIT;
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st)
+        return MAX_ATTEMPTS + 1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int attempt = MAX_ATTEMPTS + 1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        attempt = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return attempt;
+}
+
+/* spec "Conventions": the input's real type must match inputformat (SEC-14). */
+static int check_input_type(const char *path, const char *inputformat, struct err *err)
+{
+    unsigned char head[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return err_set(err, ERR_CONVERT, "input file is missing");
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    if (n <= 0)
+        return err_set(err, ERR_CONVERT, "input file is empty");
+    const char *sniffed = format_sniff(head, (size_t)n);
+    if (!format_sniff_matches(inputformat, sniffed))
+        return err_set(err, ERR_CONVERT, "input is not a %s file%s%s",
+                       format_display_name(inputformat), sniffed ? ": it looks like " : "",
+                       sniffed ? format_display_name(sniffed) : "");
+    return 0;
+}
+
+static unsigned mode_bit(const char *mode)
+{
+    if (!mode || strcmp(mode, "convert") == 0)
+        return CONV_MODE_CONVERT;
+    if (strcmp(mode, "info") == 0)
+        return CONV_MODE_INFO;
+    if (strcmp(mode, "combine") == 0)
+        return CONV_MODE_COMBINE;
+    if (strcmp(mode, "archive") == 0)
+        return CONV_MODE_ARCHIVE;
+    if (strcmp(mode, "extract") == 0)
+        return CONV_MODE_EXTRACT;
+    return 0;
+}
+
+static void run_process(struct active *a)
+{
+    struct err err = ERR_INIT;
+    struct process p;
+    char **inputs = NULL;
+    char *dir = NULL, *out_tmp = NULL;
+    json_t *info = NULL, *output = NULL;
+    if (process_load(a->id, &p, &err) < 0)
+        return;
+    if (p.step != STEP_WAIT)
+        goto out;
+    if (bump_attempt(a->id) > MAX_ATTEMPTS) {
+        fail_process(a->id, 422, "conversion failed after repeated interruptions");
+        goto out;
+    }
+    if (!advance(a->id, STEP_WAIT, STEP_CONVERT, "Converting file"))
+        goto out;
+    dir = job_dir(a->id);
+    out_tmp = job_path(a->id, "out.tmp");
+    fsx_rm_rf(out_tmp);
+    char *tmpdir = job_path(a->id, "tmp");
+    int r = fsx_mkdir_p(out_tmp, &err) == 0 && fsx_mkdir_p(tmpdir, &err) == 0 ? 0 : -1;
+    free(tmpdir);
+    if (r < 0)
+        goto fail;
+    json_t *names = json_object_get(p.job, "inputs");
+    size_t n = json_array_size(names);
+    if (n == 0) {
+        err_set(&err, ERR_CONVERT, "no input file");
+        goto fail;
+    }
+    inputs = xcalloc(n + 1, sizeof *inputs);
+    for (size_t i = 0; i < n; i++) {
+        inputs[i] = xasprintf("%s/in/%s", dir, json_string_value(json_array_get(names, i)));
+        if (check_input_type(inputs[i], p.inputformat, &err) < 0)
+            goto fail;
+    }
+    struct worker_job job = {
+        .process_id = a->id,
+        .mode = (enum conv_mode)mode_bit(p.mode),
+        .in_format = p.inputformat,
+        .out_format = p.outputformat,
+        .options = json_object_get(p.job, "options"),
+        .job_dir = dir,
+        .inputs = (const char *const *)inputs,
+        .output_dir = out_tmp,
+        .timeout_s = (int)json_integer_value(json_object_get(p.job, "timeout")),
+    };
+    if (job.timeout_s <= 0)
+        job.timeout_s = g_config->default_timeout;
+    struct progress_ctx ctx = {.id = a->id, .last_percent = 0, .last_ms = 0};
+    if (worker_run(&job, on_progress, &ctx, &info, &err) < 0) {
+        if (err.code == ERR_CANCELLED && !a->deleted && !engine_stopping) {
+            err_clear(&err);
+            err_set(&err, ERR_CONVERT, "conversion cancelled");
+        }
+        goto fail;
+    }
+    if (a->deleted || engine_stopping)
+        goto out;
+    if (!advance(a->id, STEP_CONVERT, STEP_OUTPUT, "Storing output"))
+        goto out;
+    if (job.mode == CONV_MODE_INFO) {
+        output = json_deep_copy(json_object_get(p.doc, "output"));
+        fsx_rm_rf(out_tmp);
+    } else if (finalize_outputs(&p, &output, &err) < 0) {
+        goto fail;
+    }
+    if (!finish_process(a->id, output, info))
+        goto out;
+    log_info("process %s finished", log_id(a->id));
+    goto out;
+fail:
+    /* At shutdown an interrupted conversion stays in convert: the next start re-runs it. */
+    if (engine_stopping && err.code == ERR_CANCELLED)
+        goto out;
+    if (!a->deleted) {
+        fail_process(a->id, 422, err.msg[0] ? err.msg : "conversion failed");
+        /* No output of a failed process is ever served; keep nothing. */
+        fsx_rm_rf(out_tmp);
+    }
+out:
+    if (inputs)
+        for (size_t i = 0; inputs[i]; i++)
+            free(inputs[i]);
+    free(inputs);
+    free(dir);
+    free(out_tmp);
+    json_decref(info);
+    json_decref(output);
+    process_fini(&p);
+}
+
+static void *runner_thread(void *arg)
+{
+    (void)arg;
+    char id[ID_LEN + 1];
+    while (queue_pop(id)) {
+        struct active *a = active_claim(id);
+        if (!a)
+            continue;
+        run_process(a);
+        active_release(a);
+    }
+    db_thread_close();
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ reaper and recovery */
+
+static pthread_t reaper;
+static pthread_t *runners;
+static int n_runners;
+static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reaper_cond = PTHREAD_COND_INITIALIZER;
+
+/* Collect the ids a query returns (first column), at most 256. */
+static char **select_ids(const char *sql, int64_t now, struct err *err)
+{
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, now);
+    size_t n = 0;
+    char **ids = xcalloc(257, sizeof *ids);
+    while (n < 256 && sqlite3_step(st) == SQLITE_ROW)
+        ids[n++] = col_text(st, 0);
+    sqlite3_reset(st);
+    return ids;
+}
+
+static void free_ids(char **ids)
+{
+    if (!ids)
+        return;
+    for (size_t i = 0; ids[i]; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static void reap_once(void)
+{
+    /* spec "Lifetimes": records and outputs expire; unstarted processes too. */
+    static const char sql_expired[] =
+        "SELECT id FROM processes WHERE expire < ?1 AND (step IN ('finished', 'error') OR "
+        "started = 0) LIMIT 256";
+    static const char sql_upload[] =
+        "SELECT id FROM processes WHERE step = 'input' AND started = 1 AND "
+        "json_extract(job, '$.input') = 'upload' AND starttime < ?1 LIMIT 256";
+    struct err err = ERR_INIT;
+    int64_t now = time_now();
+    char **ids = select_ids(sql_expired, now, &err);
+    for (size_t i = 0; ids && ids[i]; i++) {
+        log_info("process %s expired", log_id(ids[i]));
+        process_delete(ids[i]);
+    }
+    free_ids(ids);
+    ids = select_ids(sql_upload, now - g_config->upload_timeout, &err);
+    for (size_t i = 0; ids && ids[i]; i++) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no upload arrived within %d seconds", g_config->upload_timeout);
+        fail_process(ids[i], 422, msg);
+        char *dir = job_dir(ids[i]);
+        fsx_rm_rf(dir);
+        free(dir);
+    }
+    free_ids(ids);
+    if (err.code)
+        log_warn("reaper: %s", err.msg);
+}
+
+static void *reaper_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&reaper_lock);
+    while (!engine_stopping) {
+        pthread_mutex_unlock(&reaper_lock);
+        reap_once();
+        pthread_mutex_lock(&reaper_lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (!engine_stopping)
+            pthread_cond_timedwait(&reaper_cond, &reaper_lock, &ts);
+    }
+    pthread_mutex_unlock(&reaper_lock);
+    db_thread_close();
+    return NULL;
+}
+
+/* spec "Lifetimes and restarts": processes in wait are queued again; those waiting for an
+ * upload keep their URL; input (download), convert and output run again (at most
+ * MAX_ATTEMPTS in all) or end in error. None stays in a non-final step. */
+static int recover(struct err *err)
+{
+    static const char sql[] =
+        "SELECT id, step, attempt, json_extract(job, '$.input') FROM processes WHERE "
+        "step IN ('input', 'wait', 'convert', 'output') AND started = 1 ORDER BY starttime";
+    static const char sql_requeue[] =
+        "UPDATE processes SET step = 'wait', percent = 0, message = 'Waiting for a free "
+        "worker' WHERE id = ?";
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    size_t n = 0, cap = 0;
+    struct rec {
+        char *id, *step, *input;
+        int attempt;
+    } *recs = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            recs = xrealloc(recs, cap * sizeof *recs);
+        }
+        recs[n].id = col_text(st, 0);
+        recs[n].step = col_text(st, 1);
+        recs[n].attempt = sqlite3_column_int(st, 2);
+        recs[n].input = col_text(st, 3);
+        n++;
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = recs[i].id;
+        enum process_step step = (enum process_step)process_step_from_name(recs[i].step);
+        if (step == STEP_INPUT) {
+            if (recs[i].input && strcmp(recs[i].input, "download") == 0) {
+                struct active *a = active_claim(id);
+                pthread_t t;
+                if (a && pthread_create(&t, NULL, download_thread, a) == 0)
+                    pthread_detach(t);
+                else if (a)
+                    active_release(a);
+            }
+            continue; /* an upload keeps waiting for its file */
+        }
+        if ((step == STEP_CONVERT || step == STEP_OUTPUT) && recs[i].attempt >= MAX_ATTEMPTS) {
+            fail_process(id, 422, "interrupted by restart");
+            continue;
+        }
+        if (step != STEP_WAIT) {
+            char *out = job_path(id, "out");
+            char *tmp = job_path(id, "out.tmp");
+            fsx_rm_rf(out);
+            fsx_rm_rf(tmp);
+            free(out);
+            free(tmp);
+            static const char sql_out[] = "DELETE FROM outputs WHERE process_id = ?";
+            sqlite3_stmt *d = db_stmt(sql_out, err);
+            if (d) {
+                sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
+                sqlite3_step(d);
+                sqlite3_reset(d);
+            }
+            sqlite3_stmt *u = db_stmt(sql_requeue, err);
+            if (u) {
+                sqlite3_bind_text(u, 1, id, -1, SQLITE_STATIC);
+                sqlite3_step(u);
+                sqlite3_reset(u);
+            }
+        }
+        log_info("process %s queued again after restart", log_id(id));
+        queue_push(id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(recs[i].id);
+        free(recs[i].step);
+        free(recs[i].input);
+    }
+    free(recs);
+    return 0;
+}
+
+/* Job folders without a process row (deleted while the server was down) and partial
+ * uploads are removed at start-up (SEC-24). */
+static void remove_orphans(void)
+{
+    static const char sql[] = "SELECT 1 FROM processes WHERE id = ?";
+    struct err err = ERR_INIT;
+    char *jobs = xasprintf("%s/jobs", g_config->data_dir);
+    DIR *d = opendir(jobs);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        sqlite3_stmt *st = db_stmt(sql, &err);
+        if (!st)
+            break;
+        sqlite3_bind_text(st, 1, e->d_name, -1, SQLITE_TRANSIENT);
+        bool exists = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+        if (!exists) {
+            char *path = xasprintf("%s/%s", jobs, e->d_name);
+            fsx_rm_rf(path);
+            free(path);
+        }
+    }
+    if (d)
+        closedir(d);
+    free(jobs);
+    fsx_rm_rf(process_incoming_dir());
+}
+
+int engine_start(struct err *err)
+{
+    char *jobs = xasprintf("%s/jobs", g_config->data_dir);
+    int rc = fsx_mkdir_p(jobs, err);
+    free(jobs);
+    if (rc < 0)
+        return -1;
+    remove_orphans();
+    if (fsx_mkdir_p(process_incoming_dir(), err) < 0)
+        return -1;
+    engine_stopping = false;
+    if (recover(err) < 0)
+        return -1;
+    n_runners = g_config->workers > 0 ? g_config->workers : 1;
+    runners = xcalloc((size_t)n_runners, sizeof *runners);
+    for (int i = 0; i < n_runners; i++)
+        if (pthread_create(&runners[i], NULL, runner_thread, NULL) != 0)
+            return err_set(err, ERR_INTERNAL, "cannot start runner threads");
+    if (pthread_create(&reaper, NULL, reaper_thread, NULL) != 0)
+        return err_set(err, ERR_INTERNAL, "cannot start the reaper thread");
+    return 0;
+}
+
+void engine_stop(void)
+{
+    pthread_mutex_lock(&queue_lock);
+    engine_stopping = true;
+    pthread_cond_broadcast(&queue_cond);
+    pthread_mutex_unlock(&queue_lock);
+    pthread_mutex_lock(&reaper_lock);
+    pthread_cond_broadcast(&reaper_cond);
+    pthread_mutex_unlock(&reaper_lock);
+    pthread_mutex_lock(&active_lock);
+    for (struct active *a = active_list; a; a = a->next)
+        a->cancel = true;
+    pthread_mutex_unlock(&active_lock);
+    /* The caller stops the worker pool first, so running conversions have returned. */
+    for (int i = 0; i < n_runners; i++)
+        pthread_join(runners[i], NULL);
+    pthread_join(reaper, NULL);
+    free(runners);
+    runners = NULL;
+    n_runners = 0;
+}

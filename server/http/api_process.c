@@ -1,1 +1,584 @@
-typedef int placeholder_unit; /* replaced by the real module */
+/* SPDX-License-Identifier: MIT */
+/* api_process.c - POST/GET /process (create), POST /process/ID (start), POST/GET /convert,
+ * GET /process/ID (status, ?wait) and DELETE /process/ID. */
+#include "server/http/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/timefmt.h"
+#include "converters/formats.h"
+#include "converters/options.h"
+#include "converters/registry.h"
+#include "db/db.h"
+#include "db/key_store.h"
+#include "server/config.h"
+#include "server/engine/process.h"
+#include "server/engine/waiters.h"
+#include "server/http/auth.h"
+#include "server/http/http.h"
+#include "server/http/reply.h"
+#include "storage/fetch.h"
+
+/* What a suspended request answers when its process ends. */
+enum wait_kind { WAIT_NONE, WAIT_STATUS, WAIT_REDIRECT, WAIT_REDIRECT_INLINE };
+
+#define UNLIMITED_MINUTES 999999
+
+static const char *const modes[] = {"convert", "info", "combine", "archive", "extract", NULL};
+
+static unsigned mode_bit(const char *mode)
+{
+    for (int i = 0; modes[i]; i++)
+        if (strcmp(modes[i], mode) == 0)
+            return 1u << i;
+    return 0;
+}
+
+/* The URL prefix of new processes: the configured public URL, else "//" + Host header. */
+static char *url_base(struct MHD_Connection *c, char **host_out)
+{
+    const char *host = g_config->public_host;
+    char fallback[300];
+    if (!host)
+        host = http_host_header(c);
+    if (!host) {
+        snprintf(fallback, sizeof fallback, "%s:%d", g_config->listen_host, g_config->listen_port);
+        host = fallback;
+    }
+    *host_out = xstrdup(host);
+    if (g_config->public_scheme)
+        return xasprintf("%s://%s", g_config->public_scheme, host);
+    return xasprintf("//%s", host);
+}
+
+/* Location headers are always absolute (compat A5). */
+static char *absolute_url(const char *url)
+{
+    if (strncmp(url, "//", 2) == 0)
+        return xasprintf("%s:%s", g_config->public_scheme ? g_config->public_scheme : "http",
+                         url);
+    return xstrdup(url);
+}
+
+enum MHD_Result api_reply_status(struct MHD_Connection *c, const struct process *p)
+{
+    json_t *s = process_status_json(p);
+    int status = process_http_status(p);
+    if (status != 200) {
+        /* compat G3/K2: a failed process answers its whole status plus code; node and php
+         * read "error", py reads "message": both carry the same text. */
+        json_object_set_new(s, "code", json_integer(status));
+        json_object_set_new(s, "error", json_string(p->message ? p->message : "error"));
+    }
+    return reply_json(c, (unsigned)status, s);
+}
+
+/* Canonical format from a parameter; NULL when absent. -1 with err when malformed. */
+static int format_param(const json_t *params, const char *name, char **out, struct err *err)
+{
+    *out = NULL;
+    const json_t *v = json_object_get(params, name);
+    if (!jsonx_is_given(v))
+        return 0;
+    if (!json_is_string(v))
+        return err_set(err, ERR_BADPARAM, "%s must be a string", name);
+    *out = format_canonical(json_string_value(v));
+    if (!*out)
+        return err_set(err, ERR_BADPARAM, "%s \"%s\" is not a valid format name", name,
+                       json_string_value(v));
+    return 0;
+}
+
+static int mode_param(const json_t *params, const char *def, const char **out, struct err *err)
+{
+    const json_t *v = json_object_get(params, "mode");
+    *out = def;
+    if (!jsonx_is_given(v))
+        return 0;
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    for (int i = 0; modes[i]; i++) {
+        if (strcasecmp(modes[i], s) == 0) {
+            *out = modes[i];
+            return 0;
+        }
+    }
+    return err_set(err, ERR_BADPARAM, "mode must be one of convert, info, combine, archive, "
+                   "extract");
+}
+
+/* ------------------------------------------------------------------ create */
+
+static int create_process(struct MHD_Connection *c, struct request *r, int64_t key_id,
+                          struct process *p, struct err *err)
+{
+    char *in = NULL, *out = NULL, *host = NULL, *base = NULL;
+    const char *mode;
+    int rc = -1;
+    if (format_param(r->params, "inputformat", &in, err) < 0 ||
+        format_param(r->params, "outputformat", &out, err) < 0 ||
+        mode_param(r->params, "convert", &mode, err) < 0)
+        goto out;
+    if (!in) {
+        err_set(err, ERR_BADPARAM, "inputformat is missing");
+        goto out;
+    }
+    unsigned bit = mode_bit(mode);
+    bool ok = out && bit != CONV_MODE_INFO ? registry_find(in, out, bit) != NULL
+                                           : registry_has_input(in, bit);
+    if (!ok) {
+        /* compat D4: php's test looks for exactly this sentence. */
+        err_set(err, ERR_BADPARAM, "This conversiontype is not supported! (%s → %s)", in,
+                bit == CONV_MODE_INFO ? "info" : out ? out : "?");
+        goto out;
+    }
+    base = url_base(c, &host);
+    rc = process_create(key_id, base, host, mode, in, bit == CONV_MODE_INFO ? NULL : out, p, err);
+out:
+    free(in);
+    free(out);
+    free(host);
+    free(base);
+    return rc;
+}
+
+static json_t *create_reply(const struct process *p)
+{
+    char expires[TIMEFMT_LEN + 1];
+    time_utc_string(p->expire, expires);
+    return json_pack("{s:o, s:s, s:s, s:s, s:I, s:i, s:i, s:i}", "url",
+                     json_sprintf("%s/process/%s", p->base, p->id), "id", p->id, "host", p->host,
+                     "expires", expires, "maxsize",
+                     (json_int_t)(g_config->max_upload_bytes / (1024 * 1024)), "maxtime",
+                     g_config->default_timeout, "concurrent", g_config->workers, "minutes",
+                     UNLIMITED_MINUTES);
+}
+
+enum MHD_Result api_create(struct MHD_Connection *c, struct request *r)
+{
+    struct err err = ERR_INIT;
+    int64_t key_id;
+    struct process p;
+    /* spec "Auth": the key is checked before any other validation. */
+    if (auth_check(c, r->params, &key_id, NULL, &err) < 0)
+        return reply_err(c, &err);
+    if (create_process(c, r, key_id, &p, &err) < 0)
+        return reply_err(c, &err);
+    enum MHD_Result ret = reply_json(c, MHD_HTTP_OK, create_reply(&p));
+    process_fini(&p);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ start */
+
+/* Everything a start plan borrows, owned here. */
+struct plan_store {
+    char *inputformat, *outputformat;
+    json_t *effective, *echo;
+    char *content;
+    size_t content_len;
+};
+
+static void plan_store_fini(struct plan_store *s)
+{
+    free(s->inputformat);
+    free(s->outputformat);
+    json_decref(s->effective);
+    json_decref(s->echo);
+    free(s->content);
+}
+
+static int key_email(int64_t key_id, bool *has_email, struct err *err)
+{
+    static const char sql[] = "SELECT email FROM keys WHERE id = ?";
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, key_id);
+    *has_email = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+                 *sqlite3_column_text(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int decode_base64(const char *in, char **out, size_t *out_len, struct err *err)
+{
+    size_t len = strlen(in);
+    char *buf = xmalloc(len / 4 * 3 + 4);
+    size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        int v;
+        if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '+' || ch == '-')
+            v = 62;
+        else if (ch == '/' || ch == '_')
+            v = 63;
+        else if (ch == '=' || ch == '\r' || ch == '\n' || ch == ' ')
+            continue;
+        else {
+            free(buf);
+            return err_set(err, ERR_BADPARAM, "file is not valid base64");
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    *out = buf;
+    *out_len = n;
+    return 0;
+}
+
+/* Storage backends named in the contract that this server does not have yet. */
+static int unsupported_storage(const char *what, const json_t *v, struct err *err)
+{
+    const char *key = NULL;
+    if (json_is_object(v)) {
+        void *it = json_object_iter((json_t *)v);
+        key = it ? json_object_iter_key(it) : "?";
+    } else {
+        key = json_string_value(v);
+    }
+    return err_set(err, ERR_BADPARAM, "%s %s is not supported by this server", what,
+                   key ? key : "?");
+}
+
+/* Validate a start request against process p into plan. Messages name the parameter. */
+static int build_plan(const struct process *p, struct request *r, struct start_plan *plan,
+                      struct plan_store *s, struct err *err)
+{
+    const json_t *params = r->params;
+    memset(plan, 0, sizeof *plan);
+    memset(s, 0, sizeof *s);
+    const char *mode;
+    if (mode_param(params, p->mode, &mode, err) < 0)
+        return -1;
+    if (format_param(params, "inputformat", &s->inputformat, err) < 0 ||
+        format_param(params, "outputformat", &s->outputformat, err) < 0)
+        return -1;
+    if (!s->inputformat)
+        s->inputformat = xstrdup(p->inputformat);
+    /* spec "Start": the start's outputformat wins over create's (compat D2). */
+    if (!s->outputformat && p->outputformat)
+        s->outputformat = xstrdup(p->outputformat);
+    unsigned bit = mode_bit(mode);
+    if (bit == CONV_MODE_INFO) {
+        free(s->outputformat);
+        s->outputformat = NULL;
+    } else if (!s->outputformat) {
+        return err_set(err, ERR_BADPARAM, "outputformat is missing");
+    }
+    const struct converter *conv = registry_find(s->inputformat, s->outputformat, bit);
+    if (!conv)
+        return err_set(err, ERR_BADPARAM, "This conversiontype is not supported! (%s → %s)",
+                       s->inputformat, s->outputformat ? s->outputformat : "info");
+
+    /* converteroptions, with a preset's options merged under them */
+    const json_t *given = json_object_get(params, "converteroptions");
+    json_t *opts = NULL;
+    if (json_is_string(given) && *json_string_value(given)) {
+        opts = json_loads(json_string_value(given), 0, NULL);
+        if (!json_is_object(opts)) {
+            json_decref(opts);
+            return err_set(err, ERR_BADPARAM, "converteroptions must be an object");
+        }
+    } else if (json_is_object(given)) {
+        opts = json_deep_copy(given);
+    } else if (jsonx_is_given(given)) {
+        return err_set(err, ERR_BADPARAM, "converteroptions must be an object");
+    } else {
+        opts = json_object();
+    }
+    const char *preset = jsonx_str(json_object_get(params, "preset"));
+    if (preset) {
+        json_t *base = preset_store_get(p->key_id, preset, err);
+        if (!base) {
+            json_decref(opts);
+            return -1;
+        }
+        json_object_update(base, opts);
+        json_decref(opts);
+        opts = base;
+    }
+    int rc = options_apply(conv, opts, &s->effective, &s->echo, err);
+    json_decref(opts);
+    if (rc < 0)
+        return -1;
+
+    /* input method (spec "Start", compat E1: missing means upload) */
+    const json_t *input = json_object_get(params, "input");
+    plan->input = INPUT_UPLOAD;
+    if (json_is_object(input))
+        return unsupported_storage("input", input, err);
+    if (jsonx_is_given(input)) {
+        const char *in = json_is_string(input) ? json_string_value(input) : "";
+        if (strcasecmp(in, "upload") == 0)
+            plan->input = INPUT_UPLOAD;
+        else if (strcasecmp(in, "download") == 0 || strcasecmp(in, "url") == 0)
+            plan->input = INPUT_DOWNLOAD;
+        else if (strcasecmp(in, "raw") == 0)
+            plan->input = INPUT_RAW;
+        else if (strcasecmp(in, "base64") == 0)
+            plan->input = INPUT_BASE64;
+        else if (!strcasecmp(in, "s3") || !strcasecmp(in, "ftp") || !strcasecmp(in, "openstack") ||
+                 !strcasecmp(in, "azure") || !strcasecmp(in, "googlecloud"))
+            return unsupported_storage("input", input, err);
+        else
+            return err_set(err, ERR_BADPARAM, "input must be upload, download, raw or base64");
+    }
+    const json_t *file = json_object_get(params, "file");
+    const char *filename = jsonx_str(json_object_get(params, "filename"));
+    if (filename && (strlen(filename) > 1024))
+        return err_set(err, ERR_BADPARAM, "filename is too long");
+    plan->filename = filename;
+    switch (plan->input) {
+    case INPUT_UPLOAD:
+        /* compat E3/E4: a file part of this request is the upload; a string file is ignored */
+        if (r->n_files > 0 && r->files[0].path) {
+            plan->upload_path = r->files[0].path;
+            plan->upload_size = r->files[0].size;
+            if (!plan->filename)
+                plan->filename = r->files[0].name;
+        }
+        break;
+    case INPUT_DOWNLOAD:
+        if (!jsonx_is_given(file))
+            return err_set(err, ERR_BADPARAM, "file is missing: input=download needs the URL "
+                           "of the file");
+        if (!json_is_string(file) || !fetch_url_syntax_ok(json_string_value(file)))
+            return err_set(err, ERR_BADPARAM, "file must be an http or https URL");
+        plan->file = json_string_value(file);
+        break;
+    case INPUT_RAW:
+    case INPUT_BASE64:
+        if (!json_is_string(file) || !*json_string_value(file))
+            return err_set(err, ERR_BADPARAM, "file is missing: input=%s needs the file content",
+                           plan->input == INPUT_RAW ? "raw" : "base64");
+        if (!plan->filename)
+            return err_set(err, ERR_BADPARAM, "filename is missing: input=%s needs it",
+                           plan->input == INPUT_RAW ? "raw" : "base64");
+        if (plan->input == INPUT_RAW) {
+            s->content_len = json_string_length(file);
+            s->content = xmalloc(s->content_len + 1);
+            memcpy(s->content, json_string_value(file), s->content_len);
+        } else if (decode_base64(json_string_value(file), &s->content, &s->content_len, err) < 0) {
+            return -1;
+        }
+        plan->content = s->content;
+        plan->content_len = s->content_len;
+        break;
+    }
+
+    int64_t timeout;
+    if (jsonx_int(json_object_get(params, "timeout"), g_config->default_timeout, &timeout) < 0 ||
+        timeout < 1 || timeout > 7 * 86400)
+        return err_set(err, ERR_BADPARAM, "timeout must be a number of seconds from 1 to 604800");
+    plan->timeout = (int)timeout;
+    bool flag;
+    if (jsonx_bool(json_object_get(params, "save"), false, true, &flag) < 0)
+        return err_set(err, ERR_BADPARAM, "save must be true or false");
+    plan->save = flag;
+    const json_t *cb = json_object_get(params, "callback");
+    if (jsonx_is_given(cb)) {
+        if (!json_is_string(cb) || !fetch_url_syntax_ok(json_string_value(cb)))
+            return err_set(err, ERR_BADPARAM, "callback must be an http or https URL");
+        plan->callback = json_string_value(cb);
+    }
+    if (jsonx_bool(json_object_get(params, "email"), false, true, &flag) < 0)
+        return err_set(err, ERR_BADPARAM, "email must be true or false");
+    if (flag) {
+        bool has_email;
+        if (key_email(p->key_id, &has_email, err) < 0)
+            return -1;
+        if (!has_email)
+            return err_set(err, ERR_BADPARAM, "email: this API key has no email address");
+    }
+    const json_t *output = json_object_get(params, "output");
+    if (json_is_object(output) && json_object_size(output) > 0)
+        return unsupported_storage("output", output, err);
+    plan->mode = mode;
+    plan->inputformat = s->inputformat;
+    plan->outputformat = s->outputformat;
+    plan->conv = conv;
+    plan->group = registry_pair_group(conv, s->inputformat,
+                                      s->outputformat ? s->outputformat : s->inputformat);
+    plan->options = s->effective;
+    plan->options_echo = s->echo;
+    plan->tag = json_object_get(params, "tag");
+    return 0;
+}
+
+/* wait / download flags of a start request. */
+static int wait_kind_of(const json_t *params, enum wait_kind *kind, struct err *err)
+{
+    bool wait = false, download = false;
+    *kind = WAIT_NONE;
+    const json_t *dl = json_object_get(params, "download");
+    if (json_is_string(dl) && strcasecmp(json_string_value(dl), "inline") == 0) {
+        *kind = WAIT_REDIRECT_INLINE;
+        return 0;
+    }
+    if (jsonx_bool(dl, false, true, &download) < 0)
+        return err_set(err, ERR_BADPARAM, "download must be true, false or inline");
+    if (download) {
+        *kind = WAIT_REDIRECT;
+        return 0;
+    }
+    if (jsonx_bool(json_object_get(params, "wait"), false, true, &wait) < 0)
+        return err_set(err, ERR_BADPARAM, "wait must be true or false");
+    if (wait)
+        *kind = WAIT_STATUS;
+    return 0;
+}
+
+/* Answer a request waiting on process r->wait_id, or suspend it until the process ends
+ * (spec "Status": ?wait blocks until the process timeout + 60 s, then answers the current
+ * status). */
+static enum MHD_Result answer_or_wait(struct MHD_Connection *c, struct request *r)
+{
+    struct err err = ERR_INIT;
+    struct process p;
+    if (process_load(r->wait_id, &p, &err) < 0)
+        return reply_err(c, &err);
+    enum MHD_Result ret;
+    if (!process_is_final(&p) && !r->wait_expired) {
+        if (!r->wait_deadline_ms) {
+            int64_t timeout = json_integer_value(json_object_get(p.job, "timeout"));
+            if (timeout <= 0)
+                timeout = g_config->default_timeout;
+            if (p.step == STEP_INPUT)
+                timeout += g_config->upload_timeout;
+            r->wait_deadline_ms = time_mono_ms() + (timeout + 60) * 1000;
+        }
+        process_fini(&p);
+        waiters_add(c, r->wait_id, r->wait_deadline_ms, &r->wait_expired);
+        /* The process may have ended between the load and the registration. */
+        if (process_load(r->wait_id, &p, &err) < 0 || process_is_final(&p))
+            waiters_notify(r->wait_id);
+        process_fini(&p);
+        return MHD_YES;
+    }
+    if ((r->state == WAIT_REDIRECT || r->state == WAIT_REDIRECT_INLINE) &&
+        p.step == STEP_FINISHED) {
+        /* compat E7: 303 with an absolute Location of the output URL */
+        const char *url = jsonx_str(json_object_get(json_object_get(p.doc, "output"), "url"));
+        char *abs = absolute_url(url ? url : "");
+        char *loc = r->state == WAIT_REDIRECT_INLINE ? xasprintf("%s?inline", abs) : xstrdup(abs);
+        ret = reply_see_other(c, loc);
+        free(abs);
+        free(loc);
+    } else {
+        ret = api_reply_status(c, &p);
+    }
+    process_fini(&p);
+    return ret;
+}
+
+/* Start process p with r's parameters and answer (or suspend for wait/download). */
+static enum MHD_Result start_process(struct MHD_Connection *c, struct request *r,
+                                     struct process *p)
+{
+    struct err err = ERR_INIT;
+    struct start_plan plan;
+    struct plan_store store;
+    enum wait_kind kind;
+    enum MHD_Result ret;
+    if (p->started) {
+        /* spec "Start": the process is unchanged. */
+        return reply_error(c, MHD_HTTP_BAD_REQUEST, "Process already started");
+    }
+    if (wait_kind_of(r->params, &kind, &err) < 0 || build_plan(p, r, &plan, &store, &err) < 0) {
+        /* spec "Start" (compat E5): a failed start puts the process into step error. */
+        process_reject(p->id, err.msg, &err);
+        plan_store_fini(&store);
+        struct process q;
+        struct err lerr = ERR_INIT;
+        if (process_load(p->id, &q, &lerr) < 0)
+            return reply_err(c, &lerr);
+        ret = api_reply_status(c, &q);
+        process_fini(&q);
+        return ret;
+    }
+    int rc = process_begin(p, &plan, &err);
+    plan_store_fini(&store);
+    if (rc < 0)
+        return reply_err(c, &err);
+    if (kind == WAIT_NONE)
+        return api_reply_status(c, p);
+    r->state = (int)kind;
+    r->wait_id = xstrdup(p->id);
+    return answer_or_wait(c, r);
+}
+
+enum MHD_Result api_start(struct MHD_Connection *c, struct request *r)
+{
+    if (r->state != WAIT_NONE)
+        return answer_or_wait(c, r);
+    struct err err = ERR_INIT;
+    struct process p;
+    if (process_load(r->m.id, &p, &err) < 0)
+        return reply_err(c, &err);
+    enum MHD_Result ret = start_process(c, r, &p);
+    process_fini(&p);
+    return ret;
+}
+
+enum MHD_Result api_convert(struct MHD_Connection *c, struct request *r)
+{
+    if (r->state != WAIT_NONE)
+        return answer_or_wait(c, r);
+    struct err err = ERR_INIT;
+    int64_t key_id;
+    struct process p;
+    if (auth_check(c, r->params, &key_id, NULL, &err) < 0)
+        return reply_err(c, &err);
+    if (create_process(c, r, key_id, &p, &err) < 0)
+        return reply_err(c, &err);
+    enum MHD_Result ret = start_process(c, r, &p);
+    process_fini(&p);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ status, delete */
+
+enum MHD_Result api_status(struct MHD_Connection *c, struct request *r)
+{
+    if (r->state != WAIT_NONE)
+        return answer_or_wait(c, r);
+    bool wait = false;
+    struct err err = ERR_INIT;
+    if (jsonx_bool(json_object_get(r->params, "wait"), false, true, &wait) < 0)
+        wait = false;
+    if (wait) {
+        r->state = WAIT_STATUS;
+        r->wait_id = xstrdup(r->m.id);
+        return answer_or_wait(c, r);
+    }
+    struct process p;
+    if (process_load(r->m.id, &p, &err) < 0)
+        return reply_err(c, &err);
+    enum MHD_Result ret = api_reply_status(c, &p);
+    process_fini(&p);
+    return ret;
+}
+
+enum MHD_Result api_delete(struct MHD_Connection *c, struct request *r)
+{
+    /* spec "DELETE": 200 also when already deleted (compat I3). */
+    process_delete(r->m.id);
+    return reply_json(c, MHD_HTTP_OK, json_pack("{s:s}", "message", "Process was deleted"));
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* process.h - a conversion process: its row in the database, the step machine, and the
+ * engine that moves started processes through input → wait → convert → output →
+ * finished | error.
+ *
+ * Only process.c changes a process's step, always through the allowed-transition table
+ * and with a compare-and-set on the old step in SQL, so a DELETE racing a finishing
+ * conversion can never resurrect a process. */
+#ifndef CONVERTD_SERVER_ENGINE_PROCESS_H
+#define CONVERTD_SERVER_ENGINE_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/err.h"
+#include "common/id.h"
+
+struct converter;
+
+enum process_step { STEP_INPUT, STEP_WAIT, STEP_CONVERT, STEP_OUTPUT, STEP_FINISHED, STEP_ERROR, STEP_N };
+
+const char *process_step_name(enum process_step step);
+/* -1 for an unknown name. */
+int process_step_from_name(const char *name);
+bool process_step_allowed(enum process_step from, enum process_step to);
+
+/* One row of the processes table. */
+struct process {
+    char *id;
+    int64_t key_id;
+    char *base; /* URL prefix: "//host" or "http://host" */
+    char *host;
+    char *upload_token;
+    char *download_token;
+    char *mode;
+    char *inputformat;
+    char *outputformat; /* NULL until known */
+    enum process_step step;
+    bool started;
+    double percent;
+    char *message;
+    int code; /* 400 or 422 in step error */
+    int64_t created, starttime, endtime, expire;
+    int save;
+    int64_t downloads;
+    json_t *doc; /* tag, input, converter, output, info, group */
+    json_t *job; /* engine-only: what is needed to run it */
+};
+
+void process_fini(struct process *p);
+
+/* Load by id, or by "upload" / "download" token. -1 with ERR_NOTFOUND "Process not found". */
+int process_load(const char *id, struct process *p, struct err *err);
+int process_load_by_token(const char *kind, const char *token, struct process *p,
+                          struct err *err);
+
+/* The status object of the contract (no "code"). New reference. */
+json_t *process_status_json(const struct process *p);
+/* 200, or 400/422 for a failed process. */
+int process_http_status(const struct process *p);
+bool process_is_final(const struct process *p);
+
+/* Create a process (step input, not started). mode/out may be NULL. */
+int process_create(int64_t key_id, const char *base, const char *host, const char *mode,
+                   const char *inputformat, const char *outputformat, struct process *out,
+                   struct err *err);
+
+enum input_type { INPUT_UPLOAD, INPUT_DOWNLOAD, INPUT_RAW, INPUT_BASE64 };
+
+/* A validated start request (api_process.c builds it). Everything borrowed. */
+struct start_plan {
+    const char *mode;
+    const char *inputformat;
+    const char *outputformat; /* NULL in info mode */
+    const struct converter *conv;
+    const char *group;
+    const json_t *options;      /* effective (typed, defaults filled) */
+    const json_t *options_echo; /* converter.options of the status */
+    enum input_type input;
+    const char *file;     /* download: URL */
+    const char *filename; /* client-given input file name, or NULL */
+    const char *content;  /* raw/base64: decoded bytes */
+    size_t content_len;
+    const char *upload_path; /* a file part of the start request, already on disk */
+    int64_t upload_size;
+    int timeout;
+    bool save;
+    const char *callback;
+    const json_t *tag;
+};
+
+/* Start p with plan: persist everything, then begin the input step (download thread,
+ * file moves, or wait for the upload). p is reloaded with the new state. 503 (ERR_BUSY) when
+ * the queue is full and the process needs a queue slot now: nothing changed then. */
+int process_begin(struct process *p, const struct start_plan *plan, struct err *err);
+
+/* A start request that failed validation: the process goes to step error with code 400
+ * and the message (spec "Start"). */
+int process_reject(const char *id, const char *message, struct err *err);
+
+/* An upload for the process whose upload token is p->upload_token arrived at tmp_path
+ * (same file system as the data dir). Moves it into the job, starts the conversion. */
+int process_upload_done(const struct process *p, const char *tmp_path, const char *filename,
+                        int64_t size, struct err *err);
+
+/* Cancel anything running for the process, delete its files and its row. Unknown → 0. */
+void process_delete(const char *id);
+
+/* Output files: claim (one-time downloads), release, and mark served. name "" is the ZIP.
+ * process_output_open returns an fd (O_RDONLY) and its size, or -1 with ERR_NOTFOUND. */
+int process_output_open(const struct process *p, const char *name, bool claim, int64_t *size,
+                        struct err *err);
+void process_output_release(const char *id, const char *name);
+void process_output_served(const char *id, const char *name, bool claimed);
+
+/* The data-dir folder holding incoming uploads before they are moved into a job. */
+const char *process_incoming_dir(void);
+
+/* Start the engine (recovery of in-flight processes, runner threads, reaper); stop it. */
+int engine_start(struct err *err);
+void engine_stop(void);
+
+#endif
