@@ -27,7 +27,7 @@ run: build
 	./$(BUILD)/server/convertd serve --listen 127.0.0.1:8080 --data-dir ./var
 
 test: build
-	BUILD=$(BUILD) scripts/run-tests.sh
+	BUILD=$(BUILD) NINJAFLAGS="$(NINJAFLAGS)" scripts/run-tests.sh
 
 clean:
 	rm -rf $(BUILD) build-asan

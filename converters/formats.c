@@ -74,7 +74,8 @@ static size_t skip_markup_prolog(const unsigned char *p, size_t len, bool allow_
             end = "?>";
         } else if (i + 3 < len && memcmp(p + i, "<!--", 4) == 0) {
             end = "-->";
-        } else if (allow_doctype && i + 9 <= len && strncasecmp((const char *)p + i, "<!doctype", 9) == 0) {
+        } else if (allow_doctype && i + 9 <= len &&
+                   strncasecmp((const char *)p + i, "<!doctype", 9) == 0) {
             /* An internal subset [...] may contain '>' characters. */
             size_t j = i + 9;
             int depth = 0;
@@ -224,8 +225,10 @@ static const char *sniff_ebml(const unsigned char *head, size_t len)
 const char *format_sniff(const unsigned char *head, size_t len)
 {
     static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    static const unsigned char jxl_box[] = {0, 0, 0, 12, 'J', 'X', 'L', ' ', '\r', '\n', 0x87, '\n'};
-    static const unsigned char jp2_box[] = {0, 0, 0, 12, 'j', 'P', ' ', ' ', '\r', '\n', 0x87, '\n'};
+    static const unsigned char jxl_box[] = {0,   0,   0,    12,   'J',  'X',
+                                            'L', ' ', '\r', '\n', 0x87, '\n'};
+    static const unsigned char jp2_box[] = {0,   0,   0,    12,   'j',  'P',
+                                            ' ', ' ', '\r', '\n', 0x87, '\n'};
     static const unsigned char sevenz[] = {'7', 'z', 0xBC, 0xAF, 0x27, 0x1C};
     static const unsigned char xz[] = {0xFD, '7', 'z', 'X', 'Z', 0};
     static const unsigned char ebml[] = {0x1A, 0x45, 0xDF, 0xA3};
@@ -254,7 +257,8 @@ const char *format_sniff(const unsigned char *head, size_t len)
         return "tiff";
     if (has(head, len, 0, "BM", 2) && len >= 18) {
         /* "BM" alone is too weak: also require a known DIB header size. */
-        uint32_t dib = head[14] | head[15] << 8 | (uint32_t)head[16] << 16 | (uint32_t)head[17] << 24;
+        uint32_t dib =
+            head[14] | head[15] << 8 | (uint32_t)head[16] << 16 | (uint32_t)head[17] << 24;
         if (dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 ||
             dib == 108 || dib == 124)
             return "bmp";
@@ -343,10 +347,10 @@ static const char *const *const classes[] = {
     (const char *const[]){"psd", NULL},
     (const char *const[]){"pdf", "ai", NULL},
     (const char *const[]){"ps", "eps", "epsf", "epsi", NULL},
-    (const char *const[]){"zip", "docx", "docm", "dotx", "dotm", "xlsx", "xlsm", "xltx", "pptx",
-                          "pptm", "potx", "ppsx", "odt", "ott", "ods", "ots", "odp", "otp",
-                          "odg", "otg", "epub", "jar", "apk", "xps", "oxps", "cbz", "kmz",
-                          "vsdx", "3mf", "xpi", NULL},
+    (const char *const[]){"zip",  "docx", "docm", "dotx", "dotm", "xlsx", "xlsm", "xltx",
+                          "pptx", "pptm", "potx", "ppsx", "odt",  "ott",  "ods",  "ots",
+                          "odp",  "otp",  "odg",  "otg",  "epub", "jar",  "apk",  "xps",
+                          "oxps", "cbz",  "kmz",  "vsdx", "3mf",  "xpi",  NULL},
     (const char *const[]){"gz", "tar.gz", "gzip", "svgz", NULL},
     (const char *const[]){"bz2", "tar.bz2", "tbz2", "tbz", NULL},
     (const char *const[]){"xz", "tar.xz", "txz", NULL},
@@ -375,11 +379,10 @@ static const char *const *const classes[] = {
  * formats are missing on purpose: real files of those often start with junk, padding or
  * anything at all. */
 static const char *const strict[] = {
-    "jpg",  "png",  "apng", "gif",  "webp", "tiff", "bmp", "dib",  "ico",   "svg",  "heic",
-    "heif", "avif", "jxl",  "jp2",  "psd",  "pdf",  "ps",  "eps",  "zip",   "gz",   "bz2",
-    "xz",   "7z",   "rar",  "tar",  "mp4",  "mov",  "m4a", "3gp",  "mkv",   "webm", "ogg",
-    "wav",  "avi",  "flac", "flv",  "wmv",  "aiff", "svgz", "docx", "xlsx", "pptx", "odt",
-    "ods",  "odp",  "epub", NULL,
+    "jpg",  "png", "apng", "gif",  "webp", "tiff", "bmp",  "dib",  "ico", "svg", "heic", "heif",
+    "avif", "jxl", "jp2",  "psd",  "pdf",  "ps",   "eps",  "zip",  "gz",  "bz2", "xz",   "7z",
+    "rar",  "tar", "mp4",  "mov",  "m4a",  "3gp",  "mkv",  "webm", "ogg", "wav", "avi",  "flac",
+    "flv",  "wmv", "aiff", "svgz", "docx", "xlsx", "pptx", "odt",  "ods", "odp", "epub", NULL,
 };
 
 /* Sniffed types that are text and may well be the content of a text-like input format

@@ -46,8 +46,7 @@ static json_t *parse_value(const struct conv_option *opt, const json_t *v, char 
         if (json_is_boolean(v) || jsonx_int(v, 0, &i) < 0 ||
             (bounded && ((double)i < opt->min || (double)i > opt->max))) {
             if (bounded)
-                snprintf(why, size, "must be an integer between %.0f and %.0f", opt->min,
-                         opt->max);
+                snprintf(why, size, "must be an integer between %.0f and %.0f", opt->min, opt->max);
             else
                 snprintf(why, size, "must be an integer");
             return NULL;
@@ -60,8 +59,7 @@ static json_t *parse_value(const struct conv_option *opt, const json_t *v, char 
         if (json_is_boolean(v) || jsonx_number(v, 0, &d) < 0 || !isfinite(d) ||
             (bounded && (d < opt->min || d > opt->max))) {
             if (bounded)
-                snprintf(why, size, "must be a number between %.15g and %.15g", opt->min,
-                         opt->max);
+                snprintf(why, size, "must be a number between %.15g and %.15g", opt->min, opt->max);
             else
                 snprintf(why, size, "must be a number");
             return NULL;
@@ -86,8 +84,8 @@ static json_t *parse_value(const struct conv_option *opt, const json_t *v, char 
         }
         size_t off = (size_t)snprintf(why, size, "must be one of");
         for (const char *const *c = opt->choices; c && *c && off < size; c++)
-            off += (size_t)snprintf(why + off, size - off, "%s %s", c == opt->choices ? "" : ",",
-                                    *c);
+            off +=
+                (size_t)snprintf(why + off, size - off, "%s %s", c == opt->choices ? "" : ",", *c);
         return NULL;
     }
     case CONV_OPT_STRING: {
@@ -148,7 +146,7 @@ int options_apply(const struct converter *conv, const json_t *given, json_t **ef
     if (given) {
         const char *key;
         json_t *v;
-        json_object_foreach((json_t *)given, key, v)
+        json_object_foreach ((json_t *)given, key, v)
             json_object_set_new(ech, key, json_deep_copy(v));
     }
 
@@ -159,8 +157,8 @@ int options_apply(const struct converter *conv, const json_t *given, json_t **ef
             char why[200];
             typed = parse_value(opt, v, why, sizeof why);
             if (!typed) {
-                err_set(err, ERR_BADPARAM, "invalid value for converteroptions[%s]: %s",
-                        opt->name, why);
+                err_set(err, ERR_BADPARAM, "invalid value for converteroptions[%s]: %s", opt->name,
+                        why);
                 goto out;
             }
         } else {

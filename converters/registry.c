@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* registry.c - the converters compiled in (FFmpeg's allcodecs.c shape) and lookups. */
-#include "config.h"
+#include "convertd-config.h"
 
 #include "converters/registry.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vips.c - still and multi-page images through libvips (BMP and ICO through its ImageMagick
  * module, fenced by a private policy.xml). */
-#include "config.h"
+#include "convertd-config.h"
 
 #include "converters/converter.h"
 
@@ -21,12 +21,12 @@
 
 /* ---- facts ------------------------------------------------------------------------- */
 
-#define MAX_RESIZE_SIDE  100000
-#define MAX_PERCENT      1000
-#define ICO_MAX_SIDE     256
-#define DEFAULT_PIXELS   100000000
-#define DEFAULT_SIDE     32768
-#define DEFAULT_PAGES    1000
+#define MAX_RESIZE_SIDE 100000
+#define MAX_PERCENT     1000
+#define ICO_MAX_SIDE    256
+#define DEFAULT_PIXELS  100000000
+#define DEFAULT_SIDE    32768
+#define DEFAULT_PAGES   1000
 
 struct resize_spec {
     int width, height; /* 0 = keep aspect from the other side */
@@ -88,12 +88,24 @@ static const struct {
     const char *name;
     unsigned char rgb[3];
 } colour_names[] = {
-    {"white", {255, 255, 255}}, {"black", {0, 0, 0}},       {"red", {255, 0, 0}},
-    {"green", {0, 128, 0}},     {"blue", {0, 0, 255}},       {"yellow", {255, 255, 0}},
-    {"cyan", {0, 255, 255}},    {"magenta", {255, 0, 255}},  {"gray", {128, 128, 128}},
-    {"grey", {128, 128, 128}},  {"silver", {192, 192, 192}}, {"maroon", {128, 0, 0}},
-    {"purple", {128, 0, 128}},  {"lime", {0, 255, 0}},       {"olive", {128, 128, 0}},
-    {"navy", {0, 0, 128}},      {"teal", {0, 128, 128}},     {"orange", {255, 165, 0}},
+    {"white", {255, 255, 255}},
+    {"black", {0, 0, 0}},
+    {"red", {255, 0, 0}},
+    {"green", {0, 128, 0}},
+    {"blue", {0, 0, 255}},
+    {"yellow", {255, 255, 0}},
+    {"cyan", {0, 255, 255}},
+    {"magenta", {255, 0, 255}},
+    {"gray", {128, 128, 128}},
+    {"grey", {128, 128, 128}},
+    {"silver", {192, 192, 192}},
+    {"maroon", {128, 0, 0}},
+    {"purple", {128, 0, 128}},
+    {"lime", {0, 255, 0}},
+    {"olive", {128, 128, 0}},
+    {"navy", {0, 0, 128}},
+    {"teal", {0, 128, 128}},
+    {"orange", {255, 165, 0}},
     /* Like ImageMagick: transparent is black with zero alpha, so flattening onto it gives
      * black. */
     {"transparent", {0, 0, 0}},
@@ -153,7 +165,9 @@ static const char *const rotate_choices[] = {"0", "90", "180", "270", NULL};
 static const struct conv_option options[] = {
     {.name = "quality", .type = CONV_OPT_INT, .def = NULL, .min = 1, .max = 100},
     {.name = "resize", .type = CONV_OPT_STRING, .def = NULL, .valid = resize_valid},
-    {.name = "resizemode", .type = CONV_OPT_ENUM, .def = "\"maximum\"",
+    {.name = "resizemode",
+     .type = CONV_OPT_ENUM,
+     .def = "\"maximum\"",
      .choices = resizemode_choices},
     {.name = "rotate", .type = CONV_OPT_ENUM, .def = "\"0\"", .choices = rotate_choices},
     {.name = "auto_orient", .type = CONV_OPT_BOOL, .def = "true"},
@@ -164,16 +178,18 @@ static const struct conv_option options[] = {
 };
 
 /* Every input to every output, identity pairs included: png -> png is how users resize. */
+/* clang-format off */
 #define ROW(in)                                                                                  \
     {in, "png", "image"}, {in, "jpg", "image"}, {in, "webp", "image"}, {in, "gif", "image"},     \
-        {in, "tiff", "image"}, {in, "avif", "image"}, {in, "heif", "image"},                     \
-        {in, "jxl", "image"}, {in, "bmp", "image"}, {in, "ico", "image"}
+    {in, "tiff", "image"}, {in, "avif", "image"}, {in, "heif", "image"}, {in, "jxl", "image"},   \
+    {in, "bmp", "image"}, {in, "ico", "image"}
 
 static const struct conv_pair pairs[] = {
-    ROW("png"), ROW("jpg"),  ROW("webp"), ROW("gif"), ROW("tiff"), ROW("svg"),
+    ROW("png"),  ROW("jpg"),  ROW("webp"), ROW("gif"), ROW("tiff"), ROW("svg"),
     ROW("heic"), ROW("heif"), ROW("avif"), ROW("jxl"), ROW("bmp"),  ROW("ico"),
     {0},
 };
+/* clang-format on */
 
 struct in_format {
     const char *name;
@@ -183,11 +199,11 @@ struct in_format {
 };
 
 static const struct in_format in_formats[] = {
-    {"png", "pngload", false, false},   {"jpg", "jpegload", false, false},
-    {"webp", "webpload", true, true},   {"gif", "gifload", true, true},
-    {"tiff", "tiffload", true, false},  {"svg", "svgload", false, false},
-    {"heic", "heifload", true, false},  {"heif", "heifload", true, false},
-    {"avif", "heifload", true, false},  {"jxl", "jxlload", false, false},
+    {"png", "pngload", false, false},    {"jpg", "jpegload", false, false},
+    {"webp", "webpload", true, true},    {"gif", "gifload", true, true},
+    {"tiff", "tiffload", true, false},   {"svg", "svgload", false, false},
+    {"heic", "heifload", true, false},   {"heif", "heifload", true, false},
+    {"avif", "heifload", true, false},   {"jxl", "jxlload", false, false},
     {"bmp", "magickload", false, false}, {"ico", "magickload", true, false},
 };
 
@@ -197,7 +213,7 @@ struct out_format {
     const char *magick; /* magicksave format */
     bool keeps_pages;   /* several pages or frames in one file */
     bool alpha;
-    bool quality;       /* takes Q */
+    bool quality; /* takes Q */
     bool av1;
 };
 
@@ -217,12 +233,12 @@ static const struct out_format out_formats[] = {
 /* spec SEC-08: exactly these loaders and savers are unblocked (class names, each with its
  * file, buffer and source subclasses). */
 static const char *const allowed_ops[] = {
-    "VipsForeignLoadPng",  "VipsForeignLoadJpeg", "VipsForeignLoadWebp",
-    "VipsForeignLoadNsgif", "VipsForeignLoadTiff", "VipsForeignLoadSvg",
-    "VipsForeignLoadHeif", "VipsForeignLoadJxl",  "VipsForeignLoadMagick",
-    "VipsForeignSavePng",  "VipsForeignSaveJpeg", "VipsForeignSaveWebp",
-    "VipsForeignSaveCgif", "VipsForeignSaveTiff", "VipsForeignSaveHeif",
-    "VipsForeignSaveJxl",  "VipsForeignSaveMagick", NULL,
+    "VipsForeignLoadPng",   "VipsForeignLoadJpeg",   "VipsForeignLoadWebp",
+    "VipsForeignLoadNsgif", "VipsForeignLoadTiff",   "VipsForeignLoadSvg",
+    "VipsForeignLoadHeif",  "VipsForeignLoadJxl",    "VipsForeignLoadMagick",
+    "VipsForeignSavePng",   "VipsForeignSaveJpeg",   "VipsForeignSaveWebp",
+    "VipsForeignSaveCgif",  "VipsForeignSaveTiff",   "VipsForeignSaveHeif",
+    "VipsForeignSaveJxl",   "VipsForeignSaveMagick", NULL,
 };
 
 /* ---- ImageMagick fence ------------------------------------------------------------- */
@@ -250,15 +266,19 @@ static const char magick_policy[] =
 
 /* 1x1 white 24-bit BMP: loading it makes ImageMagick read its policy now, while the
  * private policy file still exists. */
+/* clang-format off */
 static const unsigned char tiny_bmp[] = {
-    'B', 'M', 58, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0,
-    24,  0,   0,  0, 0, 0, 4, 0, 0, 0, 0x13, 0x0B, 0, 0, 0x13, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0,   0xFF, 0xFF, 0xFF, 0,
+    'B', 'M', 58, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0,            /* file header */
+    40, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 24, 0,          /* 1x1, 1 plane, 24 bits */
+    0, 0, 0, 0, 4, 0, 0, 0, 0x13, 0x0B, 0, 0, 0x13, 0x0B, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0xFF, 0xFF, 0xFF, 0,                                       /* one white pixel, padded */
 };
+/* clang-format on */
 
 /* An X bitmap: a format only ImageMagick reads. The policy must refuse it. */
-static const char tiny_xbm[] = "#define t_width 1\n#define t_height 1\n"
-                               "static char t_bits[] = { 0x00 };\n";
+static const char tiny_xbm[] = "#define t_width 8\n#define t_height 1\n"
+                               "static char t_bits[] = {\n  0x00 };\n";
 
 static bool magick_ok;
 
@@ -371,7 +391,7 @@ static void cleanup(void)
 /* ---- helpers ----------------------------------------------------------------------- */
 
 /* libvips's error buffer is per process: copy it at once, one line, after our context. */
-static int vips_fail(struct err *err, const char *context)
+static int backend_error(struct err *err, const char *context)
 {
     char *msg = vips_error_buffer_copy();
     size_t n = strlen(msg);
@@ -447,7 +467,7 @@ static int load(const struct in_format *f, const char *path, const struct settin
 {
     VipsOperation *op = vips_operation_new(f->loader);
     if (!op)
-        return vips_fail(err, "cannot open input");
+        return backend_error(err, "cannot open input");
     /* spec SEC-09: a truncated file is an error, not a half-grey picture. */
     vips_object_set(VIPS_OBJECT(op), "filename", path, "access", access, "fail_on",
                     VIPS_FAIL_ON_TRUNCATED, NULL);
@@ -458,7 +478,7 @@ static int load(const struct in_format *f, const char *path, const struct settin
     if (vips_cache_operation_buildp(&op)) {
         vips_object_unref_outputs(VIPS_OBJECT(op));
         g_object_unref(op);
-        return vips_fail(err, "cannot read input");
+        return backend_error(err, "cannot read input");
     }
     g_object_get(op, "out", out, NULL);
     vips_object_unref_outputs(VIPS_OBJECT(op));
@@ -484,12 +504,12 @@ static void get_limits(const struct conv_job *job, struct limits *l)
 static int check_size(const char *what, int w, int h, int pages, const struct limits *l,
                       struct err *err)
 {
-    if (w > l->side || h > l->side || pages > l->pages ||
-        (int64_t)w * h * pages > l->pixels)
+    if (w > l->side || h > l->side || pages > l->pages || (int64_t)w * h * pages > l->pixels)
         return err_set(err, ERR_CONVERT,
-                       "%s too large (%dx%d, %d pages; limit %lld pixels, %d per side, "
+                       "%s too large (%dx%d, %d page%s; limit %lld pixels, %d per side, "
                        "%d pages)",
-                       what, w, h, pages, (long long)l->pixels, l->side, l->pages);
+                       what, w, h, pages, pages == 1 ? "" : "s", (long long)l->pixels, l->side,
+                       l->pages);
     return 0;
 }
 
@@ -515,8 +535,9 @@ static bool resize_target(const struct settings *s, int w, int h, int *tw, int *
         double fx = (double)r->width / w, fy = (double)r->height / h;
         sx = sy = s->mode == MODE_MINIMUM ? fmax(fx, fy) : fmin(fx, fy);
     }
-    *tw = (int)fmax(1, lround(w * sx));
-    *th = (int)fmax(1, lround(h * sy));
+    /* Clamped so that absurd targets stay ints; the output size check refuses them. */
+    *tw = (int)fmin(1e9, fmax(1, round(w * sx)));
+    *th = (int)fmin(1e9, fmax(1, round(h * sy)));
     if (s->mode == MODE_MINIMUM && r->width && r->height && !r->percent) {
         /* Cover: rounding must not leave the covered box a pixel short. */
         if (*tw < r->width)
@@ -536,7 +557,7 @@ static int scale_to(VipsImage *in, int tw, int th, VipsImage **out, struct err *
         return 0;
     }
     if (vips_resize(in, out, (double)tw / in->Xsize, "vscale", (double)th / in->Ysize, NULL))
-        return vips_fail(err, "resize");
+        return backend_error(err, "resize");
     return 0;
 }
 
@@ -552,7 +573,7 @@ static int process_page(VipsImage *in, const struct settings *s, const struct ou
 
     if (s->auto_orient) {
         if (vips_autorot(cur, &t[0], NULL)) {
-            vips_fail(err, "auto-orient");
+            backend_error(err, "auto-orient");
             goto out;
         }
         cur = t[0];
@@ -562,7 +583,7 @@ static int process_page(VipsImage *in, const struct settings *s, const struct ou
                       : s->rotate == 180 ? VIPS_ANGLE_D180
                                          : VIPS_ANGLE_D270;
         if (vips_rot(cur, &t[1], a, NULL)) {
-            vips_fail(err, "rotate");
+            backend_error(err, "rotate");
             goto out;
         }
         cur = t[1];
@@ -574,7 +595,7 @@ static int process_page(VipsImage *in, const struct settings *s, const struct ou
         if (crop) {
             if (vips_crop(cur, &t[3], (tw - s->resize.width) / 2, (th - s->resize.height) / 2,
                           s->resize.width, s->resize.height, NULL)) {
-                vips_fail(err, "crop");
+                backend_error(err, "crop");
                 goto out;
             }
             cur = t[3];
@@ -584,8 +605,8 @@ static int process_page(VipsImage *in, const struct settings *s, const struct ou
         (cur->Xsize > ICO_MAX_SIDE || cur->Ysize > ICO_MAX_SIDE)) {
         /* An ICO entry is at most 256x256: shrink to fit rather than fail. */
         double f = fmin((double)ICO_MAX_SIDE / cur->Xsize, (double)ICO_MAX_SIDE / cur->Ysize);
-        tw = (int)fmax(1, fmin(ICO_MAX_SIDE, lround(cur->Xsize * f)));
-        th = (int)fmax(1, fmin(ICO_MAX_SIDE, lround(cur->Ysize * f)));
+        tw = (int)fmax(1, fmin(ICO_MAX_SIDE, round(cur->Xsize * f)));
+        th = (int)fmax(1, fmin(ICO_MAX_SIDE, round(cur->Ysize * f)));
         if (scale_to(cur, tw, th, &t[4], err) < 0)
             goto out;
         cur = t[4];
@@ -593,13 +614,13 @@ static int process_page(VipsImage *in, const struct settings *s, const struct ou
     if (!of->alpha && vips_image_hasalpha(cur)) {
         /* Flatten in 8-bit sRGB so that the background colour means what it says, whatever
          * the input (grey + alpha, 16-bit). */
-        VipsArrayDouble *bg = vips_array_double_newv(3, s->background[0], s->background[1],
-                                                     s->background[2]);
+        VipsArrayDouble *bg =
+            vips_array_double_newv(3, s->background[0], s->background[1], s->background[2]);
         int r = vips_colourspace(cur, &t[5], VIPS_INTERPRETATION_sRGB, NULL) ||
                 vips_flatten(t[5], &t[6], "background", bg, NULL);
         vips_area_unref(VIPS_AREA(bg));
         if (r) {
-            vips_fail(err, "flatten");
+            backend_error(err, "flatten");
             goto out;
         }
         cur = t[6];
@@ -617,7 +638,7 @@ out:
 static int set_pages(VipsImage *in, int pages, VipsImage **out, struct err *err)
 {
     if (vips_copy(in, out, NULL))
-        return vips_fail(err, "copy");
+        return backend_error(err, "copy");
     if (pages > 1) {
         vips_image_set_int(*out, VIPS_META_PAGE_HEIGHT, (*out)->Ysize / pages);
         vips_image_set_int(*out, VIPS_META_N_PAGES, pages);
@@ -676,7 +697,7 @@ static int save(VipsImage *in, int pages, const struct out_format *of, const str
 
     op = vips_operation_new(of->saver);
     if (!op) {
-        vips_fail(err, "cannot save");
+        backend_error(err, "cannot save");
         goto out;
     }
     vips_object_set(VIPS_OBJECT(op), "in", img, "filename", path, "strip", (gboolean)s->strip,
@@ -692,7 +713,7 @@ static int save(VipsImage *in, int pages, const struct out_format *of, const str
             vips_error_clear();
             err_set(err, ERR_CANCELLED, "cancelled");
         } else {
-            vips_fail(err, "cannot write output");
+            backend_error(err, "cannot write output");
         }
         unlink(path);
         goto out;
@@ -753,9 +774,8 @@ static int info(const struct conv_job *job, VipsImage *head, int pages, bool ani
 /* Several pages into one file: all pages as one tall image, each page processed on its own
  * and joined again (processing the tall image whole would blur pages into each other). */
 static int convert_joined(const struct conv_job *job, const struct in_format *inf,
-                          const struct out_format *of, const struct settings *s,
-                          VipsAccess access, int pages, const struct limits *l,
-                          struct progress *pr, struct err *err)
+                          const struct out_format *of, const struct settings *s, VipsAccess access,
+                          int pages, const struct limits *l, struct progress *pr, struct err *err)
 {
     VipsImage *strip = NULL, *joined = NULL;
     VipsImage **page = g_new0(VipsImage *, pages);
@@ -774,7 +794,7 @@ static int convert_joined(const struct conv_job *job, const struct in_format *in
     for (int i = 0; i < pages; i++) {
         VipsImage *one = NULL;
         if (vips_crop(strip, &one, 0, i * ph, strip->Xsize, ph, NULL)) {
-            vips_fail(err, "page");
+            backend_error(err, "page");
             goto out;
         }
         int r = process_page(one, s, of, &page[i], err);
@@ -783,7 +803,7 @@ static int convert_joined(const struct conv_job *job, const struct in_format *in
             goto out;
     }
     if (vips_arrayjoin(page, &joined, pages, "across", 1, NULL)) {
-        vips_fail(err, "join pages");
+        backend_error(err, "join pages");
         goto out;
     }
     if (check_size("output", joined->Xsize, joined->Ysize / pages, pages, l, err) < 0)
@@ -807,12 +827,11 @@ out:
 
 /* Several pages into one file each, named by page number (converter.h). */
 static int convert_split(const struct conv_job *job, const struct in_format *inf,
-                         const struct out_format *of, const struct settings *s,
-                         VipsAccess access, int pages, const struct limits *l,
-                         struct progress *pr, struct err *err)
+                         const struct out_format *of, const struct settings *s, VipsAccess access,
+                         int pages, const struct limits *l, struct progress *pr, struct err *err)
 {
     VipsImage *strip = NULL;
-    int ph = 0, rc = -1;
+    int ph = 0, rc = -1, written = 0;
     int64_t total = 0;
 
     if (inf->animated) {
@@ -831,8 +850,9 @@ static int convert_split(const struct conv_job *job, const struct in_format *inf
         char *path = NULL;
         int r;
         if (strip) {
-            r = vips_crop(strip, &one, 0, i * ph, strip->Xsize, ph, NULL) ? vips_fail(err, "page")
-                                                                            : 0;
+            r = vips_crop(strip, &one, 0, i * ph, strip->Xsize, ph, NULL)
+                    ? backend_error(err, "page")
+                    : 0;
         } else {
             r = load(inf, job->inputs[0], s, access, i, 1, &one, err);
             if (r == 0) {
@@ -853,6 +873,8 @@ static int convert_split(const struct conv_job *job, const struct in_format *inf
             pr->index = i;
             path = out_path(job, i + 1, of->name);
             r = save(done, 1, of, s, path, pr, err);
+            if (r == 0)
+                written = i + 1;
         }
         g_free(path);
         if (done)
@@ -864,6 +886,12 @@ static int convert_split(const struct conv_job *job, const struct in_format *inf
     }
     rc = 0;
 out:
+    /* No half sets of pages: a failed job leaves the output folder as it found it. */
+    for (int i = 1; rc < 0 && i <= written; i++) {
+        char *path = out_path(job, i, of->name);
+        unlink(path);
+        g_free(path);
+    }
     if (strip)
         g_object_unref(strip);
     return rc;
@@ -902,12 +930,13 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
     int pages = inf->paged ? vips_image_get_n_pages(head) : 1;
     if (pages < 1)
         pages = 1;
-    if (check_size("image", head->Xsize, vips_image_get_page_height(head), pages, &l, err) < 0)
-        goto out;
+    /* INFO decodes no pixels, so it may describe an image too large to convert. */
     if (job->mode == CONV_MODE_INFO) {
         rc = info(job, head, pages, inf->animated, res, err);
         goto out;
     }
+    if (check_size("image", head->Xsize, vips_image_get_page_height(head), pages, &l, err) < 0)
+        goto out;
 
     /* Rotations read the image out of order: sequential access would fail half-way. */
     int orientation = 1;

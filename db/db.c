@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "db/migrate.h"
 
@@ -125,6 +126,15 @@ sqlite3_stmt *db_stmt(const char *sql, struct err *err)
     if (db_conn(err) == NULL)
         return NULL;
     c = tls_conn;
+#ifndef NDEBUG
+    /* A statement left unreset keeps its read snapshot open, and this thread would then never
+     * see other threads' commits (a ?wait that never ends). Catch that in test builds. */
+    if (sqlite3_get_autocommit(c->db)) {
+        for (sqlite3_stmt *o = sqlite3_next_stmt(c->db, NULL); o; o = sqlite3_next_stmt(c->db, o))
+            if (sqlite3_stmt_busy(o))
+                log_warn("db: statement left unreset: %s", sqlite3_sql(o));
+    }
+#endif
     for (size_t i = 0; i < c->n_stmts; i++) {
         if (c->stmts[i].sql == sql) {
             st = c->stmts[i].st;

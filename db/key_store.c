@@ -187,7 +187,7 @@ int preset_store_add(const char *key, const char *id, const json_t *options, str
     int rc = -1;
 
     if (id == NULL || *id == '\0')
-        return err_set(err, ERR_BADPARAM, "preset ID missing");
+        return err_set(err, ERR_BADPARAM, "preset id is missing");
     if (options == NULL || !json_is_object(options))
         return err_set(err, ERR_BADPARAM, "preset options must be a JSON object");
     if (key_store_check(key, &key_id, NULL, err) != 0)
@@ -234,7 +234,7 @@ json_t *preset_store_get(int64_t key_id, const char *id, struct err *err)
     step = sqlite3_step(st);
     if (step == SQLITE_DONE) {
         /* spec "POST /process": unknown id → 400 "preset ID not found" */
-        err_set(err, ERR_BADPARAM, "preset ID not found: %s", id);
+        err_set(err, ERR_BADPARAM, "preset %s not found", id);
     } else if (step != SQLITE_ROW) {
         db_fail(err);
     } else {

@@ -3,7 +3,7 @@
 
 /* The generated build header. A plain "config.h" would find server/config.h beside this
  * file first (the compiler looks in the including file's folder before -I paths). */
-#include "../config.h"
+#include "convertd-config.h"
 
 #include <jansson.h>
 #include <stdarg.h>

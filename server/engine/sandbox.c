@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* sandbox.c - the limits a worker process puts on itself (security.md SEC-21). */
-#include "config.h"
+#include "convertd-config.h"
 
 #include "server/engine/sandbox.h"
 
@@ -28,11 +28,12 @@
  * namespace), so per-job hard limits can move both ways. */
 static bool can_raise_limits;
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define UNDER_SANITIZER 1
 #endif
 #endif
 
@@ -137,8 +138,8 @@ static int set_limits(const struct sandbox_config *cfg, struct err *err)
 
     if (lower_limit(RLIMIT_CORE, "RLIMIT_CORE", 0, err) < 0)
         return -1;
-#ifdef UNDER_ASAN
-    /* AddressSanitizer reserves terabytes of shadow memory at start: any RLIMIT_AS would make
+#ifdef UNDER_SANITIZER
+    /* ASan and TSan reserve terabytes of shadow memory at start: any RLIMIT_AS would make
      * every later mapping fail. Sanitizer builds are for tests only. */
     (void)mem;
 #else
@@ -156,11 +157,12 @@ static int set_limits(const struct sandbox_config *cfg, struct err *err)
          * stops a fork bomb. Sized for N workers of about ncpu threads each. Root ignores
          * it, so it is only set for other users. */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        rlim_t nproc;
 
         if (ncpu < 1)
             ncpu = 1;
-        if (lower_limit(RLIMIT_NPROC, "RLIMIT_NPROC", (rlim_t)(1024 + 2 * ncpu * (ncpu + 8)),
-                        err) < 0)
+        nproc = (rlim_t)(1024 + 2 * ncpu * (ncpu + 8));
+        if (lower_limit(RLIMIT_NPROC, "RLIMIT_NPROC", nproc, err) < 0)
             return -1;
     }
     return 0;
@@ -175,26 +177,52 @@ static int set_limits(const struct sandbox_config *cfg, struct err *err)
 static int load_seccomp(void)
 {
     static const int denied[] = {
-        SCMP_SYS(ptrace),        SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
-        SCMP_SYS(mount),         SCMP_SYS(umount2),          SCMP_SYS(pivot_root),
-        SCMP_SYS(chroot),        SCMP_SYS(setns),            SCMP_SYS(unshare),
-        SCMP_SYS(keyctl),        SCMP_SYS(add_key),          SCMP_SYS(request_key),
-        SCMP_SYS(bpf),           SCMP_SYS(perf_event_open),  SCMP_SYS(userfaultfd),
-        SCMP_SYS(kexec_load),    SCMP_SYS(kexec_file_load),  SCMP_SYS(init_module),
-        SCMP_SYS(finit_module),  SCMP_SYS(delete_module),    SCMP_SYS(open_by_handle_at),
-        SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),  SCMP_SYS(io_uring_register),
+        SCMP_SYS(ptrace),
+        SCMP_SYS(process_vm_readv),
+        SCMP_SYS(process_vm_writev),
+        SCMP_SYS(mount),
+        SCMP_SYS(umount2),
+        SCMP_SYS(pivot_root),
+        SCMP_SYS(chroot),
+        SCMP_SYS(setns),
+        SCMP_SYS(unshare),
+        SCMP_SYS(keyctl),
+        SCMP_SYS(add_key),
+        SCMP_SYS(request_key),
+        SCMP_SYS(bpf),
+        SCMP_SYS(perf_event_open),
+        SCMP_SYS(userfaultfd),
+        SCMP_SYS(kexec_load),
+        SCMP_SYS(kexec_file_load),
+        SCMP_SYS(init_module),
+        SCMP_SYS(finit_module),
+        SCMP_SYS(delete_module),
+        SCMP_SYS(open_by_handle_at),
+        SCMP_SYS(io_uring_setup),
+        SCMP_SYS(io_uring_enter),
+        SCMP_SYS(io_uring_register),
         /* A worker running as root keeps root's capabilities: refuse the admin calls. */
-        SCMP_SYS(reboot),        SCMP_SYS(swapon),           SCMP_SYS(swapoff),
-        SCMP_SYS(sethostname),   SCMP_SYS(setdomainname),    SCMP_SYS(settimeofday),
-        SCMP_SYS(clock_settime), SCMP_SYS(clock_adjtime),    SCMP_SYS(adjtimex),
-        SCMP_SYS(acct),          SCMP_SYS(syslog),           SCMP_SYS(quotactl),
-        SCMP_SYS(iopl),          SCMP_SYS(ioperm),           SCMP_SYS(fanotify_init),
+        SCMP_SYS(reboot),
+        SCMP_SYS(swapon),
+        SCMP_SYS(swapoff),
+        SCMP_SYS(sethostname),
+        SCMP_SYS(setdomainname),
+        SCMP_SYS(settimeofday),
+        SCMP_SYS(clock_settime),
+        SCMP_SYS(clock_adjtime),
+        SCMP_SYS(adjtimex),
+        SCMP_SYS(acct),
+        SCMP_SYS(syslog),
+        SCMP_SYS(quotactl),
+        SCMP_SYS(iopl),
+        SCMP_SYS(ioperm),
+        SCMP_SYS(fanotify_init),
         /* Only fd 3, already connected, talks to the outside. io_uring (denied above) could
          * otherwise open and connect sockets behind the filter's back. */
         SCMP_SYS(connect),
     };
-    static const unsigned long ns_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWNET,
-                                             CLONE_NEWPID,  CLONE_NEWIPC, CLONE_NEWUTS,
+    static const unsigned long ns_flags[] = {CLONE_NEWUSER,  CLONE_NEWNS,  CLONE_NEWNET,
+                                             CLONE_NEWPID,   CLONE_NEWIPC, CLONE_NEWUTS,
                                              CLONE_NEWCGROUP};
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = -1;
@@ -307,7 +335,8 @@ int sandbox_apply_job(int64_t max_output_bytes, int timeout_s, struct err *err)
     /* Only the soft limit moves, so the next job may raise it again up to the hard limit
      * fixed at start. */
     rl.rlim_cur = rl.rlim_max;
-    if (max_output_bytes > 0 && (rl.rlim_max == RLIM_INFINITY || (rlim_t)max_output_bytes < rl.rlim_max))
+    if (max_output_bytes > 0 &&
+        (rl.rlim_max == RLIM_INFINITY || (rlim_t)max_output_bytes < rl.rlim_max))
         rl.rlim_cur = (rlim_t)max_output_bytes;
     if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
         return err_set(err, ERR_INTERNAL, "sandbox: setrlimit RLIMIT_FSIZE: %s", strerror(errno));

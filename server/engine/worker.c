@@ -26,8 +26,6 @@
  * and its owner clears it under the mutex before waitpid(), so kill(-pid) under the mutex
  * never reaches a recycled process group.
  */
-#include "config.h"
-
 #include "server/engine/worker.h"
 
 #include <dirent.h>
@@ -55,11 +53,11 @@
 #include "common/timefmt.h"
 #include "server/engine/worker_proto.h"
 
-#define READY_TIMEOUT_MS   60000 /* from spawn to the ready line */
-#define START_WAIT_MS      30000 /* worker_pool_start waits this long for every worker */
-#define MAX_BACKOFF_MS     30000 /* between failed starts of one slot */
-#define BROKEN_AFTER       3     /* failed starts in a row, on every slot, fail waiting jobs */
-#define DEFAULT_TIMEOUT_S  600   /* a job without a timeout is a caller bug; do not hang */
+#define READY_TIMEOUT_MS  60000 /* from spawn to the ready line */
+#define START_WAIT_MS     30000 /* worker_pool_start waits this long for every worker */
+#define MAX_BACKOFF_MS    30000 /* between failed starts of one slot */
+#define BROKEN_AFTER      3     /* failed starts in a row, on every slot, fail waiting jobs */
+#define DEFAULT_TIMEOUT_S 600   /* a job without a timeout is a caller bug; do not hang */
 
 enum slot_state { SLOT_EMPTY, SLOT_STARTING, SLOT_IDLE, SLOT_BUSY };
 
@@ -313,6 +311,9 @@ static void check_idle(struct slot *s)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return; /* readiness left over from the job that just ended */
     retire_slot(s, false, n == 0 ? "exited while idle:" : "wrote while idle and was");
+    /* Not after a job's crash (that respawn is immediate), but a worker that keeps dying on
+     * its own must not make the supervisor spin. */
+    s->respawn_ms = time_mono_ms() + 1000;
 }
 
 static void *supervise(void *arg)
@@ -350,8 +351,10 @@ static void *supervise(void *arg)
                 n++;
             }
         }
-        timeout = next == INT64_MAX ? -1 : next <= now ? 0 : next - now > INT_MAX ? INT_MAX
-                                                                              : (int)(next - now);
+        if (next == INT64_MAX)
+            timeout = -1;
+        else
+            timeout = next <= now ? 0 : next - now > INT_MAX ? INT_MAX : (int)(next - now);
         pthread_mutex_unlock(&pool.mu);
         if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
             log_error("worker pool: poll: %s", strerror(errno));
@@ -580,10 +583,10 @@ static char *job_line(const struct worker_job *job, int timeout_s, size_t *len, 
     ok &= json_object_set_new(msg, "id", json_string(job->process_id ? job->process_id : "")) == 0;
     ok &= json_object_set_new(msg, "mode", json_string(proto_mode_name(job->mode))) == 0;
     ok &= json_object_set_new(msg, "in", json_string(job->in_format)) == 0;
-    ok &= json_object_set_new(msg, "out", job->out_format ? json_string(job->out_format)
-                                                          : json_null()) == 0;
-    ok &= json_object_set_new(msg, "options", job->options ? json_deep_copy(job->options)
-                                                           : json_object()) == 0;
+    ok &= json_object_set_new(msg, "out",
+                              job->out_format ? json_string(job->out_format) : json_null()) == 0;
+    ok &= json_object_set_new(msg, "options",
+                              job->options ? json_deep_copy(job->options) : json_object()) == 0;
     ok &= json_object_set_new(msg, "job_dir", json_string(job->job_dir)) == 0;
     ok &= json_object_set_new(msg, "inputs", inputs) == 0;
     ok &= json_object_set_new(msg, "output_dir", json_string(job->output_dir)) == 0;
@@ -622,8 +625,8 @@ static double proc_cpu_seconds(pid_t pid)
     text[n] = '\0';
     /* Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15. */
     p = strrchr(text, ')');
-    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                            &utime, &stime) != 2)
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                            &stime) != 2)
         return 0;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -711,10 +714,19 @@ static int kill_owned(struct slot *s, struct rusage *ru)
     return r == pid ? status : -1;
 }
 
+/* True when an idle worker has neither hung up nor written anything. */
+static bool is_alive(struct slot *s)
+{
+    char c;
+    ssize_t n = recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
 /* Remove everything inside dir, keeping dir: no half-written output survives a failure. */
 static void empty_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
+    DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *de;
 
     if (d == NULL)
@@ -732,8 +744,10 @@ static void empty_dir(const char *dir)
     closedir(d);
 }
 
-/* Why a worker died during a job, as the client will read it. */
-static void explain_death(int status, double job_cpu, int timeout_s, struct err *err)
+/* Why a worker died during a job, as the client will read it. status is from waitpid(), or
+ * -1 when the process could not be reaped. */
+UNITTEST void explain_death(int status, double job_cpu, int timeout_s, struct err *err);
+UNITTEST void explain_death(int status, double job_cpu, int timeout_s, struct err *err)
 {
     int sig;
 
@@ -797,6 +811,7 @@ int worker_run(const struct worker_job *job, worker_progress_fn progress, void *
             tail = &(*tail)->next;
         *tail = &me;
     }
+wait:
     for (;;) {
         bool first = true;
 
@@ -832,11 +847,25 @@ int worker_run(const struct worker_job *job, worker_progress_fn progress, void *
     pthread_cond_broadcast(&pool.cond);
     poke_supervisor();
     pthread_mutex_unlock(&pool.mu);
+    if (!is_alive(s)) {
+        /* It died while idle and the supervisor has not noticed yet: not this job's fault.
+         * Hand the slot back for a respawn and wait again. */
+        kill_owned(s, NULL);
+        pthread_mutex_lock(&pool.mu);
+        s->state = SLOT_EMPTY;
+        s->respawn_ms = 0;
+        s->job = NULL;
+        s->killed = false;
+        me.slot = NULL;
+        s = NULL;
+        poke_supervisor();
+        goto wait;
+    }
 
     proto_reader_reset(&s->rd);
     cpu_start = proc_cpu_seconds(s->pid);
-    outcome = talk(s, line, len, time_mono_ms() + (int64_t)timeout_s * 1000, progress, opaque,
-                   &result);
+    outcome =
+        talk(s, line, len, time_mono_ms() + (int64_t)timeout_s * 1000, progress, opaque, &result);
     if (outcome != GOT_RESULT || s->rd.start != s->rd.buf.len) {
         /* Timeout, crash, EOF or a line that breaks the protocol: this worker is done. */
         dead = true;

@@ -7,8 +7,6 @@
  * until fd 3 reaches EOF. A converter error is a result line, never an exit: only a crash or
  * a kill ends a worker, and the server then starts a new one.
  */
-#include "config.h"
-
 #include "server/engine/worker.h"
 
 #include <dirent.h>
@@ -276,11 +274,15 @@ out:
 
 static int parse_args(int argc, char **argv, struct sandbox_config *sb, bool *test_converters)
 {
-    /* argv[0] is the subcommand ("worker"); main() passes argc - 1, argv + 1. */
+    /* argv[0] is the subcommand ("worker"): main() passes argc - 1, argv + 1. A caller that
+     * passes its whole argv is tolerated. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char *end;
         long long v;
+
+        if (i == 1 && strcmp(a, "worker") == 0)
+            continue;
 
         if (strcmp(a, "--test-converters") == 0) {
             *test_converters = true;

@@ -127,7 +127,10 @@ enum MHD_Result api_download(struct MHD_Connection *c, struct request *r)
     }
     int64_t size = 0, from = 0, to = 0;
     const char *range_h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
-    bool inline_disp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "inline") != NULL;
+    /* A bare ?inline arrives as "" (params_put); ?inline=false turns it off. */
+    bool inline_disp = false;
+    if (jsonx_bool(json_object_get(r->params, "inline"), false, true, &inline_disp) < 0)
+        inline_disp = true;
     /* Size first (no claim), to know whether a Range ends at the last byte. */
     int fd = process_output_open(&p, name, false, &size, &err);
     if (fd < 0) {
@@ -152,7 +155,7 @@ enum MHD_Result api_download(struct MHD_Connection *c, struct request *r)
     fsx_split_name(display, &stem, &ext);
     uint64_t len = size > 0 ? (uint64_t)(to - from + 1) : 0;
     ret = reply_file(c, ranged ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, fd, (uint64_t)from, len,
-                     (uint64_t)size, display, ext, inline_disp, r->head);
+                     (uint64_t)size, display, ext, inline_disp);
     free(ext);
     free(stem);
     if (ret == MHD_YES && !r->head) {

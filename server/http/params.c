@@ -3,6 +3,7 @@
 #include "server/http/params.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,67 @@ struct seg {
     const char *s;
     size_t len;
 };
+
+/* Length of the strict UTF-8 sequence at s (no overlongs, surrogates or code points above
+ * U+10FFFF), or 0 when there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t need, k;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        need = 1;
+        cp = s[0] & 0x1F;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        need = 2;
+        cp = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        need = 3;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n <= need)
+        return 0;
+    for (k = 1; k <= need; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3F);
+    }
+    if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return need + 1;
+}
+
+/* ERR_BADPARAM with a message that is safe to put in a JSON reply: messages quote what the
+ * client sent (a name cut at KEY_SHOWN bytes, jansson's "near '...'"), so bytes that are not
+ * UTF-8, and control characters, become '?'. */
+static int badparam(struct err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int badparam(struct err *err, const char *fmt, ...)
+{
+    char msg[sizeof err->msg];
+    unsigned char *u = (unsigned char *)msg;
+    size_t i = 0, n, len;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    len = strlen(msg);
+    while (i < len) {
+        n = utf8_len(u + i, len - i);
+        if (n == 0 || u[i] < 0x20 || u[i] == 0x7F) {
+            u[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
+    return err_set(err, ERR_BADPARAM, "%s", msg);
+}
 
 /* spec "Conventions": k[] and k[0] build arrays. Only canonical decimals are indices ("01" is
  * a name), and nine digits keep the value inside size_t everywhere. */
@@ -56,8 +118,8 @@ static int split_key(const char *key, struct seg *segs, size_t *nsegs, struct er
         if (s[len] != ']')
             goto malformed;
         if (n == PARAMS_MAX_DEPTH)
-            return err_set(err, ERR_BADPARAM, "parameter '%.*s...' is nested deeper than %d",
-                           KEY_SHOWN, key, PARAMS_MAX_DEPTH);
+            return badparam(err, "parameter '%.*s...' is nested deeper than %d", KEY_SHOWN, key,
+                            PARAMS_MAX_DEPTH);
         segs[n++] = (struct seg){s, len};
         p += len + 2;
     }
@@ -67,7 +129,7 @@ static int split_key(const char *key, struct seg *segs, size_t *nsegs, struct er
     return 0;
 
 malformed:
-    return err_set(err, ERR_BADPARAM, "malformed parameter name '%.*s'", KEY_SHOWN, key);
+    return badparam(err, "malformed parameter name '%.*s'", KEY_SHOWN, key);
 }
 
 /* The member of obj that a[] appends: the first free decimal key from its size upwards, so
@@ -75,13 +137,12 @@ malformed:
 static char *next_free_key(const json_t *obj)
 {
     size_t i = json_object_size(obj);
+    char k[24];
 
     for (;;) {
-        char *k = xasprintf("%zu", i);
-
+        snprintf(k, sizeof k, "%zu", i);
         if (json_object_get(obj, k) == NULL)
-            return k;
-        free(k);
+            return xstrdup(k);
         i++;
     }
 }
@@ -147,8 +208,8 @@ static json_t *slot_put(json_t *cur, const struct seg *sg, json_t *v, const char
         }
         if (idx >= PARAMS_MAX_KEYS) {
             json_decref(v);
-            err_set(err, ERR_BADPARAM, "too many values for parameter '%.*s' (limit %d)",
-                    KEY_SHOWN, key, PARAMS_MAX_KEYS);
+            badparam(err, "too many values for parameter '%.*s' (limit %d)", KEY_SHOWN, key,
+                     PARAMS_MAX_KEYS);
             return NULL;
         }
         json_array_append_new(cur, v);
@@ -158,12 +219,12 @@ static json_t *slot_put(json_t *cur, const struct seg *sg, json_t *v, const char
     name = sg->len == 0 ? next_free_key(cur) : xstrndup(sg->s, sg->len);
     if (json_object_get(cur, name) == NULL && json_object_size(cur) >= PARAMS_MAX_KEYS) {
         json_decref(v);
-        err_set(err, ERR_BADPARAM, "too many parameters (limit %d)", PARAMS_MAX_KEYS);
+        badparam(err, "too many parameters (limit %d)", PARAMS_MAX_KEYS);
         goto out;
     }
     /* jansson refuses names that are not UTF-8 (SEC-18: strict UTF-8); it frees v then. */
     if (json_object_set_new(cur, name, v) != 0) {
-        err_set(err, ERR_BADPARAM, "parameter name '%.*s' is not valid UTF-8", KEY_SHOWN, key);
+        badparam(err, "parameter name '%.*s' is not valid UTF-8", KEY_SHOWN, key);
         goto out;
     }
     got = v;
@@ -184,7 +245,7 @@ int params_put(json_t *obj, const char *key, const char *value, struct err *err)
     /* spec "Conventions": values from a query or a form stay strings; a bare flag is "". */
     v = json_string(value ? value : "");
     if (v == NULL)
-        return err_set(err, ERR_BADPARAM, "parameter '%.*s' is not valid UTF-8", KEY_SHOWN, key);
+        return badparam(err, "parameter '%.*s' is not valid UTF-8", KEY_SHOWN, key);
 
     for (i = 0; i + 1 < nsegs; i++) {
         const struct seg *next = &segs[i + 1];
@@ -194,8 +255,8 @@ int params_put(json_t *obj, const char *key, const char *value, struct err *err)
             child = slot_put(cur, &segs[i], array_to_object(child), key, err);
         } else if (!json_is_object(child) && !json_is_array(child)) {
             /* spec "Conventions": a bracketed object beats a scalar (input=s3&input[s3][..]). */
-            child = slot_put(cur, &segs[i], next->len == 0 ? json_array() : json_object(), key,
-                             err);
+            child =
+                slot_put(cur, &segs[i], next->len == 0 ? json_array() : json_object(), key, err);
         }
         if (child == NULL) {
             json_decref(v);
@@ -265,7 +326,7 @@ int params_parse_urlencoded(json_t *obj, const char *text, size_t len, struct er
         if (seglen == 0)
             continue;
         if (++npairs > PARAMS_MAX_KEYS) {
-            err_set(err, ERR_BADPARAM, "too many parameters (limit %d)", PARAMS_MAX_KEYS);
+            badparam(err, "too many parameters (limit %d)", PARAMS_MAX_KEYS);
             goto out;
         }
         kdec = url_decode(seg, klen, key);
@@ -275,7 +336,7 @@ int params_parse_urlencoded(json_t *obj, const char *text, size_t len, struct er
         }
         /* SEC-18: a NUL would silently cut a name or value short. */
         if (memchr(key, '\0', kdec) || (val && memchr(val, '\0', vdec))) {
-            err_set(err, ERR_BADPARAM, "parameter '%.*s' contains a NUL byte", KEY_SHOWN, key);
+            badparam(err, "parameter '%.*s' contains a NUL byte", KEY_SHOWN, key);
             goto out;
         }
         /* "&=x" names nothing; browsers send the same for an unnamed form field. */
@@ -312,26 +373,25 @@ static int duplicate_key(const char *text, size_t len, const json_error_t *je, s
             if (bs % 2 == 0) {
                 size_t n = end - 1 - (start + 1);
 
-                return err_set(err, ERR_BADPARAM, "duplicate key \"%.*s%s\" in JSON body",
-                               (int)(n > KEY_SHOWN ? KEY_SHOWN : n), text + start + 1,
-                               n > KEY_SHOWN ? "..." : "");
+                return badparam(err, "duplicate key \"%.*s%s\" in JSON body",
+                                (int)(n > KEY_SHOWN ? KEY_SHOWN : n), text + start + 1,
+                                n > KEY_SHOWN ? "..." : "");
             }
         }
     }
-    return err_set(err, ERR_BADPARAM, "duplicate key in JSON body (%s, line %d, column %d)",
-                   je->text, je->line, je->column);
+    return badparam(err, "duplicate key in JSON body (%s, line %d, column %d)", je->text, je->line,
+                    je->column);
 }
 
 /* Object members in the whole document; the depth was checked, so the recursion is shallow. */
 static size_t count_keys(const json_t *v)
 {
     size_t n = 0, i;
-    const char *k;
-    json_t *m;
+    void *it;
 
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, m)
-            n += 1 + count_keys(m);
+        for (it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it))
+            n += 1 + count_keys(json_object_iter_value(it));
     } else if (json_is_array(v)) {
         for (i = 0; i < json_array_size(v); i++)
             n += count_keys(json_array_get(v, i));
@@ -356,11 +416,10 @@ json_t *params_parse_json(const char *text, size_t len, struct err *err)
         return json_object();
     /* SEC-18: a NUL cannot be valid JSON text, and names built from it would be cut short. */
     if (memchr(text, '\0', len))
-        return err_set(err, ERR_BADPARAM, "JSON body contains a NUL byte"), NULL;
+        return badparam(err, "JSON body contains a NUL byte"), NULL;
     /* SEC-18: jansson's parser recurses, so the depth is counted before it runs. */
     if (jsonx_text_depth(text, len) > PARAMS_MAX_DEPTH)
-        return err_set(err, ERR_BADPARAM, "JSON body is nested deeper than %d", PARAMS_MAX_DEPTH),
-               NULL;
+        return badparam(err, "JSON body is nested deeper than %d", PARAMS_MAX_DEPTH), NULL;
 
     /* JSON_DECODE_ANY so that a top-level string gets our message rather than jansson's. */
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
@@ -369,18 +428,17 @@ json_t *params_parse_json(const char *text, size_t len, struct err *err)
         if (json_error_code(&je) == json_error_duplicate_key || strstr(je.text, "duplicate"))
             duplicate_key(text, len, &je, err);
         else
-            err_set(err, ERR_BADPARAM, "invalid JSON body: %s (line %d, column %d)", je.text,
-                    je.line, je.column);
+            badparam(err, "invalid JSON body: %s (line %d, column %d)", je.text, je.line,
+                     je.column);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        return err_set(err, ERR_BADPARAM, "JSON body must be an object"), NULL;
+        return badparam(err, "JSON body must be an object"), NULL;
     }
     if (count_keys(root) > PARAMS_MAX_KEYS) {
         json_decref(root);
-        return err_set(err, ERR_BADPARAM, "too many parameters (limit %d)", PARAMS_MAX_KEYS),
-               NULL;
+        return badparam(err, "too many parameters (limit %d)", PARAMS_MAX_KEYS), NULL;
     }
     return root;
 }
@@ -392,11 +450,11 @@ static bool is_container(const json_t *v)
 
 static void merge_into(json_t *dst, const json_t *src)
 {
-    const char *k;
-    json_t *sv;
+    void *it;
 
-    json_object_foreach((json_t *)src, k, sv) {
-        json_t *dv = json_object_get(dst, k);
+    for (it = json_object_iter((json_t *)src); it; it = json_object_iter_next((json_t *)src, it)) {
+        const char *k = json_object_iter_key(it);
+        json_t *sv = json_object_iter_value(it), *dv = json_object_get(dst, k);
 
         if (json_is_object(dv) && json_is_object(sv)) {
             merge_into(dv, sv);
@@ -446,19 +504,20 @@ static json_t *as_array(const json_t *obj)
     return arr;
 }
 
-/* Children first, so that a[0][0]=x becomes [["x"]]. Replacing the value of an existing key
- * during json_object_foreach is safe: it does not touch the hashtable's links. */
+/* Children first, so that a[0][0]=x becomes [["x"]]. Replacing the value under the iterator
+ * is what json_object_iter_set_new() is for: the iteration goes on undisturbed. */
 static void finish_tree(json_t *v)
 {
-    const char *k;
     json_t *m, *arr;
+    void *it;
     size_t i;
 
     if (json_is_object(v)) {
-        json_object_foreach(v, k, m) {
+        for (it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+            m = json_object_iter_value(it);
             finish_tree(m);
             if ((arr = as_array(m)) != NULL)
-                json_object_set_new(v, k, arr);
+                json_object_iter_set_new(v, it, arr);
         }
     } else if (json_is_array(v)) {
         for (i = 0; i < json_array_size(v); i++) {

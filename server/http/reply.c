@@ -101,9 +101,12 @@ char *reply_content_disposition(const char *name, bool inline_disp)
 {
     struct buf b = BUF_INIT;
     buf_appends(&b, inline_disp ? "inline; filename=\"" : "attachment; filename=\"");
+    /* SEC-17: the ASCII fallback keeps [A-Za-z0-9._-] and puts one '_' for anything else
+     * (one per character, not per UTF-8 byte). */
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        /* A space reads better than '_' in the fallback and is safe inside quotes. */
-        char ch = is_ascii_safe(*p) ? (char)*p : (*p == ' ' ? ' ' : '_');
+        if ((*p & 0xc0) == 0x80)
+            continue;
+        char ch = is_ascii_safe(*p) ? (char)*p : '_';
         buf_append(&b, &ch, 1);
     }
     buf_appends(&b, "\"; filename*=UTF-8''");
@@ -120,33 +123,24 @@ char *reply_content_disposition(const char *name, bool inline_disp)
 
 enum MHD_Result reply_file(struct MHD_Connection *c, unsigned status, int fd, uint64_t offset,
                            uint64_t len, uint64_t total, const char *name, const char *ext,
-                           bool inline_disp, bool head_only)
+                           bool inline_disp)
 {
-    struct MHD_Response *r;
-    if (head_only) {
-        close(fd);
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    } else {
-        r = MHD_create_response_from_fd_at_offset64(len, fd, offset);
-    }
+    /* For HEAD, libmicrohttpd sends the headers (with this Content-Length) and no body. */
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, offset);
     if (!r) {
-        if (!head_only)
-            close(fd);
+        close(fd);
         return MHD_NO;
     }
     /* spec "Downloads": SVG and HTML are never inline (stored XSS, SEC-17). */
     bool risky = ext && (!strcasecmp(ext, "svg") || !strcasecmp(ext, "html") ||
                          !strcasecmp(ext, "htm") || !strcasecmp(ext, "xml"));
     char *cd = reply_content_disposition(name, inline_disp && !risky);
-    char length[32], range[96];
-    snprintf(length, sizeof length, "%llu", (unsigned long long)len);
+    char range[96];
     bool ok = add_common_headers(r) &&
               MHD_add_response_header(r, "Content-Type", format_mime_type(ext)) == MHD_YES &&
               MHD_add_response_header(r, "Content-Disposition", cd) == MHD_YES &&
               MHD_add_response_header(r, "Content-Security-Policy", "sandbox") == MHD_YES &&
               MHD_add_response_header(r, "Accept-Ranges", "bytes") == MHD_YES;
-    if (ok && head_only)
-        ok = MHD_add_response_header(r, "Content-Length", length) == MHD_YES;
     if (ok && status == MHD_HTTP_PARTIAL_CONTENT) {
         snprintf(range, sizeof range, "bytes %llu-%llu/%llu", (unsigned long long)offset,
                  (unsigned long long)(offset + len - 1), (unsigned long long)total);

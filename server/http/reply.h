@@ -28,7 +28,7 @@ enum MHD_Result reply_see_other(struct MHD_Connection *c, const char *url);
  * (attachment unless inline; SVG/HTML are never inline); ext gives Content-Type. */
 enum MHD_Result reply_file(struct MHD_Connection *c, unsigned status, int fd, uint64_t offset,
                            uint64_t len, uint64_t total, const char *name, const char *ext,
-                           bool inline_disp, bool head_only);
+                           bool inline_disp);
 
 /* Content-Disposition value for name (RFC 6266 + 8187): ASCII fallback with
  * [^A-Za-z0-9._-] replaced by '_' and filename*=UTF-8''percent-encoded. New string. */

@@ -33,11 +33,8 @@ describe('create: POST /process and GET /process (A, B, D)', function () {
     });
 
     after(async function () {
-        if (server) {
-            await server.stop();
-            server.cleanup();
-        }
         fs.rmSync(dir, { recursive: true, force: true });
+        await H.stopServer(server);
     });
 
     describe('response (D3)', function () {
@@ -364,10 +361,7 @@ describe('create: POST /process and GET /process (A, B, D)', function () {
         });
 
         after(async function () {
-            if (pub) {
-                await pub.stop();
-                pub.cleanup();
-            }
+            await H.stopServer(pub);
         });
 
         it('create url is absolute http://127.0.0.1:PORT/process/ID', async function () {

@@ -30,11 +30,8 @@ describe('downloads: GET //HOST/download/TOKEN (G8, H)', function () {
     });
 
     after(async function () {
-        if (server) {
-            await server.stop();
-            server.cleanup();
-        }
         fs.rmSync(dir, { recursive: true, force: true });
+        await H.stopServer(server);
     });
 
     async function converted(filename, params, inputformat, outputformat, bytes) {

@@ -31,13 +31,12 @@ describe('start: POST /process/ID (C, E, J4)', function () {
     });
 
     after(async function () {
-        if (server) {
-            await server.stop();
-            server.cleanup();
-        }
-        if (files)
+        if (files) {
+            files.server.closeAllConnections();
             await files.close();
+        }
         fs.rmSync(dir, { recursive: true, force: true });
+        await H.stopServer(server);
     });
 
     // A URL on the file server whose answer is held until release() is called.
@@ -213,6 +212,24 @@ describe('start: POST /process/ID (C, E, J4)', function () {
             expect(fin.input.size).to.equal(pngBytes.length);
             expect(fin.output.filename).to.equal('remote.jpg');
             await downloadJpeg(fin, 64, 40);
+        });
+
+        it('without wait, the downloaded input is converted on its own', async function () {
+            const proc = await newProc();
+            const st = H.expectJson(await api.start(proc, { input: 'download',
+                file: files.url('/remote.png') }));
+            expect(st.step).to.not.equal('error');
+            let last;
+            const deadline = Date.now() + 10000;
+            while (Date.now() < deadline) {
+                last = H.expectJson(await api.status(proc));
+                if (last.step === 'finished' || last.step === 'error')
+                    break;
+                await H.sleep(100);
+            }
+            expect(last.step, 'still ' + last.step + ' (' + last.message + ') after 10 s')
+                .to.equal('finished');
+            await downloadJpeg(last, 64, 40);
         });
 
         it('link is an alias of file (C6)', async function () {

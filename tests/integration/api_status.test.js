@@ -34,11 +34,8 @@ describe('status: GET /process/ID (A6, G, L1)', function () {
     });
 
     after(async function () {
-        if (server) {
-            await server.stop();
-            server.cleanup();
-        }
         fs.rmSync(dir, { recursive: true, force: true });
+        await H.stopServer(server);
     });
 
     describe('a finished process (G1, G4, G7, A6)', function () {

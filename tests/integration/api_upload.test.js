@@ -29,11 +29,8 @@ describe('uploads: PUT/POST //HOST/upload/TOKEN (C7-C9, F)', function () {
     });
 
     after(async function () {
-        if (server) {
-            await server.stop();
-            server.cleanup();
-        }
         fs.rmSync(dir, { recursive: true, force: true });
+        await H.stopServer(server);
     });
 
     // create png → jpg and start with input=upload; returns {proc, st}

@@ -521,6 +521,30 @@ function expectJson(res, status) {
     return body;
 }
 
+// When the server process ended on its own (crash), a message with its log tail; else null.
+function serverDied(server) {
+    if (!server || !server.proc)
+        return null;
+    const { exitCode, signalCode } = server.proc;
+    if (exitCode === null && !signalCode)
+        return null;
+    return 'convertd exited during the tests (code ' + exitCode + ', signal ' + signalCode +
+        '); data kept in ' + server.dataDir + '; log tail:\n' +
+        server.log().split('\n').slice(-30).join('\n');
+}
+
+// Stop a server started by a test file; a crash during the tests fails the after() hook
+// and keeps the data folder for inspection.
+async function stopServer(server) {
+    if (!server)
+        return;
+    const died = serverDied(server);
+    await server.stop();
+    if (died)
+        throw new Error(died);
+    server.cleanup();
+}
+
 // Client for one server: create/start/status/upload with the server's key.
 function api(server) {
     const base = server.base;
@@ -575,5 +599,5 @@ function api(server) {
 module.exports = {
     request, multipart, putChunked, rawRequest, urlencode, flatten, abs, FLAG,
     settlesWithin, errorText, sleep, freePort, zipEntries, zipRead, unzipBuffer,
-    JSON_TYPE, STEPS, expectError, expectFailedStatus, expectJson, api,
+    JSON_TYPE, STEPS, expectError, expectFailedStatus, expectJson, api, serverDied, stopServer,
 };

@@ -12,11 +12,11 @@ struct canon_case {
 };
 
 static const struct canon_case canon_cases[] = {
-    {"png", "png"},   {"PNG", "png"},     {"jpeg", "jpg"},  {"JPEG", "jpg"},  {"jpg", "jpg"},
-    {"tif", "tiff"},  {"TIF", "tiff"},    {"tiff", "tiff"}, {"mpg", "mpeg"},  {"htm", "html"},
-    {"HTM", "html"},  {"m4v", "mp4"},     {"oga", "ogg"},   {"heif", "heif"}, {"heic", "heic"},
-    {"HEIC", "heic"}, {"tar.gz", "tar.gz"}, {"x_y-z", "x_y-z"}, {"", NULL},     {"pn g", NULL},
-    {"png/", NULL},   {"../etc", NULL},   {"p\xc3\xa9", NULL}, {"png\n", NULL},  {"a;b", NULL},
+    {"png", "png"},   {"PNG", "png"},       {"jpeg", "jpg"},     {"JPEG", "jpg"},  {"jpg", "jpg"},
+    {"tif", "tiff"},  {"TIF", "tiff"},      {"tiff", "tiff"},    {"mpg", "mpeg"},  {"htm", "html"},
+    {"HTM", "html"},  {"m4v", "mp4"},       {"oga", "ogg"},      {"heif", "heif"}, {"heic", "heic"},
+    {"HEIC", "heic"}, {"tar.gz", "tar.gz"}, {"x_y-z", "x_y-z"},  {"", NULL},       {"pn g", NULL},
+    {"png/", NULL},   {"../etc", NULL},     {"p\xc3\xa9", NULL}, {"png\n", NULL},  {"a;b", NULL},
 };
 
 START_TEST(test_canonical)
@@ -53,7 +53,10 @@ struct sniff_case {
 static const struct sniff_case sniff_cases[] = {
     {"png", B("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0"), "png"},
     {"jpg jfif", B("\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01"), "jpg"},
-    {"jpg exif", B("\xff\xd8\xff\xe1\x12\x34Exif\0\0"), "jpg"},
+    {"jpg exif",
+     B("\xff\xd8\xff\xe1\x12\x34"
+       "Exif\0\0"),
+     "jpg"},
     {"gif87", B("GIF87a\x01\0\x01\0\x80\0\0"), "gif"},
     {"gif89", B("GIF89a\x01\0\x01\0\x80\0\0"), "gif"},
     {"webp", B("RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0"), "webp"},
@@ -74,41 +77,98 @@ static const struct sniff_case sniff_cases[] = {
     {"pdf", B("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"), "pdf"},
     {"ps", B("%!PS-Adobe-3.0\n%%BoundingBox: 0 0 10 10\n"), "ps"},
     {"eps", B("%!PS-Adobe-3.0 EPSF-3.0\n"), "ps"},
-    {"heic", B("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic"), "heic"},
-    {"heix", B("\0\0\0\x18" "ftypheix\0\0\0\0mif1heix"), "heic"},
-    {"hevc", B("\0\0\0\x18" "ftyphevc\0\0\0\0msf1hevc"), "heic"},
-    {"heif mif1", B("\0\0\0\x14" "ftypmif1\0\0\0\0mif1"), "heif"},
-    {"heif mif1 + heic", B("\0\0\0\x18" "ftypmif1\0\0\0\0mif1heic"), "heic"},
-    {"avif", B("\0\0\0\x1c" "ftypavif\0\0\0\0avifmif1miaf"), "avif"},
-    {"avis", B("\0\0\0\x1c" "ftypavis\0\0\0\0avismsf1miaf"), "avif"},
-    {"avif via mif1", B("\0\0\0\x1c" "ftypmif1\0\0\0\0mif1avifmiaf"), "avif"},
-    {"mp4 isom", B("\0\0\0\x20" "ftypisom\0\0\x02\0isomiso2avc1mp41"), "mp4"},
-    {"mp4 mp42", B("\0\0\0\x18" "ftypmp42\0\0\0\0mp42isom"), "mp4"},
-    {"m4v", B("\0\0\0\x18" "ftypM4V \0\0\0\0M4V mp42"), "mp4"},
-    {"m4a", B("\0\0\0\x18" "ftypM4A \0\0\0\0M4A mp42"), "m4a"},
-    {"mov", B("\0\0\0\x14" "ftypqt  \0\0\x02\0qt  "), "mov"},
+    {"heic",
+     B("\0\0\0\x18"
+       "ftypheic\0\0\0\0mif1heic"),
+     "heic"},
+    {"heix",
+     B("\0\0\0\x18"
+       "ftypheix\0\0\0\0mif1heix"),
+     "heic"},
+    {"hevc",
+     B("\0\0\0\x18"
+       "ftyphevc\0\0\0\0msf1hevc"),
+     "heic"},
+    {"heif mif1",
+     B("\0\0\0\x14"
+       "ftypmif1\0\0\0\0mif1"),
+     "heif"},
+    {"heif mif1 + heic",
+     B("\0\0\0\x18"
+       "ftypmif1\0\0\0\0mif1heic"),
+     "heic"},
+    {"avif",
+     B("\0\0\0\x1c"
+       "ftypavif\0\0\0\0avifmif1miaf"),
+     "avif"},
+    {"avis",
+     B("\0\0\0\x1c"
+       "ftypavis\0\0\0\0avismsf1miaf"),
+     "avif"},
+    {"avif via mif1",
+     B("\0\0\0\x1c"
+       "ftypmif1\0\0\0\0mif1avifmiaf"),
+     "avif"},
+    {"mp4 isom",
+     B("\0\0\0\x20"
+       "ftypisom\0\0\x02\0isomiso2avc1mp41"),
+     "mp4"},
+    {"mp4 mp42",
+     B("\0\0\0\x18"
+       "ftypmp42\0\0\0\0mp42isom"),
+     "mp4"},
+    {"m4v",
+     B("\0\0\0\x18"
+       "ftypM4V \0\0\0\0M4V mp42"),
+     "mp4"},
+    {"m4a",
+     B("\0\0\0\x18"
+       "ftypM4A \0\0\0\0M4A mp42"),
+     "m4a"},
+    {"mov",
+     B("\0\0\0\x14"
+       "ftypqt  \0\0\x02\0qt  "),
+     "mov"},
     {"mov old", B("\0\0\0\x08wide\0\0\x12\x34mdat"), "mov"},
-    {"3gp", B("\0\0\0\x18" "ftyp3gp4\0\0\x02\0isom3gp4"), "3gp"},
-    {"3g2", B("\0\0\0\x18" "ftyp3g2a\0\0\0\0" "3g2aisom"), "3gp"},
+    {"3gp",
+     B("\0\0\0\x18"
+       "ftyp3gp4\0\0\x02\0isom3gp4"),
+     "3gp"},
+    {"3g2",
+     B("\0\0\0\x18"
+       "ftyp3g2a\0\0\0\0"
+       "3g2aisom"),
+     "3gp"},
     {"jxl codestream", B("\xff\x0a\xfa\x7f\x01\x90"), "jxl"},
-    {"jxl container", B("\0\0\0\x0cJXL \r\n\x87\n\0\0\0\x14" "ftypjxl "), "jxl"},
+    {"jxl container",
+     B("\0\0\0\x0cJXL \r\n\x87\n\0\0\0\x14"
+       "ftypjxl "),
+     "jxl"},
     {"zip", B("PK\x03\x04\x14\0\0\0\x08\0"), "zip"},
     {"zip empty", B("PK\x05\x06\0\0\0\0\0\0"), "zip"},
     {"gzip", B("\x1f\x8b\x08\0\0\0\0\0\0\x03"), "gz"},
     {"bzip2", B("BZh91AY&SY"), "bz2"},
-    {"xz", B("\xfd" "7zXZ\0\0\x04"), "xz"},
+    {"xz",
+     B("\xfd"
+       "7zXZ\0\0\x04"),
+     "xz"},
     {"7z", B("7z\xbc\xaf\x27\x1c\0\x04"), "7z"},
     {"rar4", B("Rar!\x1a\x07\0\xcf\x90"), "rar"},
     {"rar5", B("Rar!\x1a\x07\x01\0"), "rar"},
     {"ogg", B("OggS\0\x02\0\0\0\0\0\0\0\0"), "ogg"},
     {"wav", B("RIFF\x24\x08\0\0WAVEfmt \x10\0\0\0"), "wav"},
-    {"avi", B("RIFF\x24\x08\0\0" "AVI LIST"), "avi"},
+    {"avi",
+     B("RIFF\x24\x08\0\0"
+       "AVI LIST"),
+     "avi"},
     {"riff other", B("RIFF\x24\x08\0\0XXXXLIST"), NULL},
-    {"webm", B("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3"
-               "\x81\x08\x42\x82\x84webm\x42\x87\x81\x04"),
+    {"webm",
+     B("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3"
+       "\x81\x08\x42\x82\x84webm\x42\x87\x81\x04"),
      "webm"},
-    {"mkv", B("\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3"
-              "\x81\x08\x42\x82\x88matroska\x42\x87\x81\x04"),
+    {"mkv",
+     B("\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3"
+       "\x81\x08\x42\x82\x88matroska\x42\x87\x81\x04"),
      "mkv"},
     {"mp3 id3", B("ID3\x03\0\0\0\0\0\x0a\0\0\0\0\0\0\0\0\0\0\xff\xfb\x90\x64"), "mp3"},
     {"mp3 frame", B("\xff\xfb\x90\x64\0\0\0\0"), "mp3"},
@@ -144,7 +204,10 @@ END_TEST
 START_TEST(test_sniff_tar)
 {
     unsigned char block[512] = "file.txt";
-    memcpy(block + 257, "ustar\0" "00", 8);
+    memcpy(block + 257,
+           "ustar\0"
+           "00",
+           8);
     ck_assert_str_eq(format_sniff(block, sizeof block), "tar");
     ck_assert_ptr_null(format_sniff(block, 200)); /* the magic is beyond what we have */
 }
@@ -177,26 +240,22 @@ struct match_case {
 };
 
 static const struct match_case match_cases[] = {
-    {"png", "png", true},    {"jpg", "jpg", true},    {"jpg", "png", false}, /* PNG named .jpg */
-    {"png", "jpg", false},   {"png", NULL, false},    {"gif", "webp", false},
-    {"tiff", "tiff", true},  {"tiff", "png", false},  {"heic", "heic", true},
-    {"heic", "avif", true},  {"heic", "heif", true},  {"heif", "heic", true},
-    {"heif", "avif", true},  {"avif", "heic", true},  {"avif", "heif", true},
-    {"avif", "png", false},  {"mp4", "mp4", true},    {"mp4", "mov", true},
-    {"mov", "mp4", true},    {"m4a", "mp4", true},    {"3gp", "mp4", true},
-    {"mp4", "3gp", true},    {"mp4", "m4a", true},    {"mp4", "mkv", false},
-    {"mkv", "webm", true},   {"webm", "mkv", true},   {"webm", "mp4", false},
-    {"svg", "svg", true},    {"svg", NULL, false},    {"svg", "html", false},
-    {"html", "html", true},  {"html", NULL, true},    {"html", "png", false},
-    {"txt", NULL, true},     {"txt", "html", true},   {"txt", "pdf", false},
-    {"txt", "ps", false},    {"pdf", "pdf", true},    {"pdf", "ps", false},
-    {"jpg", "ps", false},    {"eps", "ps", true},     {"ps", "ps", true},
-    {"docx", "zip", true},   {"odt", "zip", true},    {"docx", "pdf", false},
-    {"doc", NULL, true},     {"zip", "zip", true},    {"zip", "7z", false},
-    {"mp3", "mp3", true},    {"mp3", NULL, true},     {"mp3", "mp4", false},
-    {"bmp", "bmp", true},    {"bmp", "png", false},   {"ico", "ico", true},
-    {"jxl", "jxl", true},    {"fake", "png", true},   {"fake", NULL, true},
-    {"fake", "ps", true},    {"wav", "avi", false},   {"ogg", "ogg", true},
+    {"png", "png", true},   {"jpg", "jpg", true},   {"jpg", "png", false}, /* PNG named .jpg */
+    {"png", "jpg", false},  {"png", NULL, false},   {"gif", "webp", false}, {"tiff", "tiff", true},
+    {"tiff", "png", false}, {"heic", "heic", true}, {"heic", "avif", true}, {"heic", "heif", true},
+    {"heif", "heic", true}, {"heif", "avif", true}, {"avif", "heic", true}, {"avif", "heif", true},
+    {"avif", "png", false}, {"mp4", "mp4", true},   {"mp4", "mov", true},   {"mov", "mp4", true},
+    {"m4a", "mp4", true},   {"3gp", "mp4", true},   {"mp4", "3gp", true},   {"mp4", "m4a", true},
+    {"mp4", "mkv", false},  {"mkv", "webm", true},  {"webm", "mkv", true},  {"webm", "mp4", false},
+    {"svg", "svg", true},   {"svg", NULL, false},   {"svg", "html", false}, {"html", "html", true},
+    {"html", NULL, true},   {"html", "png", false}, {"txt", NULL, true},    {"txt", "html", true},
+    {"txt", "pdf", false},  {"txt", "ps", false},   {"pdf", "pdf", true},   {"pdf", "ps", false},
+    {"jpg", "ps", false},   {"eps", "ps", true},    {"ps", "ps", true},     {"docx", "zip", true},
+    {"odt", "zip", true},   {"docx", "pdf", false}, {"doc", NULL, true},    {"zip", "zip", true},
+    {"zip", "7z", false},   {"mp3", "mp3", true},   {"mp3", NULL, true},    {"mp3", "mp4", false},
+    {"bmp", "bmp", true},   {"bmp", "png", false},  {"ico", "ico", true},   {"jxl", "jxl", true},
+    {"fake", "png", true},  {"fake", NULL, true},   {"fake", "ps", true},   {"wav", "avi", false},
+    {"ogg", "ogg", true},
 };
 
 START_TEST(test_sniff_matches)

@@ -168,8 +168,8 @@ static const struct {
      "--XyZ--",
      0, "<f|a;b=c.png>d</>", 0, NULL},
     {"empty filename", CT,
-     "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\r\n\r\n--XyZ--",
-     0, "<file|></>", 0, NULL},
+     "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\r\n\r\n--XyZ--", 0,
+     "<file|></>", 0, NULL},
     {"folded Content-Disposition", CT,
      "--XyZ\r\nContent-Disposition: form-data;\r\n\tname=\"f\";\r\n filename=\"a.png\"\r\n\r\n"
      "d\r\n--XyZ--",
@@ -178,11 +178,11 @@ static const struct {
      "<|->d</>", 0, NULL},
     {"no headers at all", CT, "--XyZ\r\n\r\nd\r\n--XyZ--", 0, "<|->d</>", 0, NULL},
     {"quoted boundary", "multipart/form-data; charset=utf-8; boundary=\"a b:c\"",
-     "--a b:c\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--a b:c--\r\n", 0,
-     "<a|->v</>", 0, NULL},
-    {"BOUNDARY in capitals, boundary first", "Multipart/Form-Data;BOUNDARY=XyZ ; charset=utf-8",
-     "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--XyZ--\r\n", 0, "<a|->v</>",
+     "--a b:c\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--a b:c--\r\n", 0, "<a|->v</>",
      0, NULL},
+    {"BOUNDARY in capitals, boundary first", "Multipart/Form-Data;BOUNDARY=XyZ ; charset=utf-8",
+     "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--XyZ--\r\n", 0, "<a|->v</>", 0,
+     NULL},
     {"transport padding", CT,
      "--XyZ \t \r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n--XyZ\t\r\n"
      "Content-Disposition: form-data; name=b\r\n\r\nw\r\n--XyZ-- \r\n",
@@ -196,11 +196,10 @@ static const struct {
      "\r\n--Xy\r\r\n--XyZa\n--XyZ-x\r\n--XyZ x\r\n--XyZ\rq\r\n--X\r\n\r\n--XyZ--",
      0, "<f|x>\r\n--Xy\r\r\n--XyZa\n--XyZ-x\r\n--XyZ x\r\n--XyZ\rq\r\n--X\r\n</>", 0, NULL},
     {"CR before the delimiter's CRLF stays data", CT,
-     "--XyZ\r\nContent-Disposition: form-data; name=f\r\n\r\nv\r\r\n--XyZ--", 0, "<f|->v\r</>",
-     0, NULL},
-    {"empty part", CT,
-     "--XyZ\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n\r\n--XyZ--", 0, "<e|-></>", 0,
+     "--XyZ\r\nContent-Disposition: form-data; name=f\r\n\r\nv\r\r\n--XyZ--", 0, "<f|->v\r</>", 0,
      NULL},
+    {"empty part", CT, "--XyZ\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n\r\n--XyZ--", 0,
+     "<e|-></>", 0, NULL},
     {"blank line doubles as the delimiter's line end", CT,
      "--XyZ\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n--XyZ\r\n"
      "Content-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--XyZ--",
@@ -212,8 +211,8 @@ static const struct {
     {"truncated in data", CT, "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nval", 0,
      "<a|->val", 0, "truncated multipart body"},
     {"truncated after a delimiter", CT,
-     "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nval\r\n--XyZ\r\n", 0, "<a|->val</>",
-     0, "truncated multipart body"},
+     "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nval\r\n--XyZ\r\n", 0, "<a|->val</>", 0,
+     "truncated multipart body"},
     {"truncated closing delimiter", CT,
      "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nval\r\n--XyZ-", 0, "<a|->val", 0,
      "truncated multipart body"},
@@ -252,14 +251,13 @@ START_TEST(test_cases)
         } else {
             ck_assert_msg(rc == -1, "%s (round %d): accepted", cases[_i].what, round);
             ck_assert_msg(err.code == ERR_BADPARAM && strstr(err.msg, cases[_i].err),
-                          "%s (round %d): error %d '%s'", cases[_i].what, round, err.code,
-                          err.msg);
+                          "%s (round %d): error %d '%s'", cases[_i].what, round, err.code, err.msg);
         }
         /* Logs are compared only for successes and truncations: a rejected header block
          * may have been preceded by earlier parts, which the table does not track. */
         if (cases[_i].err == NULL || strstr(cases[_i].err, "truncated")) {
-            ck_assert_msg(r.log.len == log_len && memcmp(r.log.data ? r.log.data : "",
-                                                         cases[_i].log, log_len) == 0,
+            ck_assert_msg(r.log.len == log_len &&
+                              memcmp(r.log.data ? r.log.data : "", cases[_i].log, log_len) == 0,
                           "%s (round %d): log '%.*s'", cases[_i].what, round, (int)r.log.len,
                           r.log.data ? r.log.data : "");
         }
@@ -414,8 +412,9 @@ START_TEST(test_streaming)
     snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", b);
     for (i = 0; i < n; i++)
         data[i] = (char)(rng(&seed) & 0xff);
-    buf_printf(&body, "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
-                      "filename=\"big.bin\"\r\n\r\n",
+    buf_printf(&body,
+               "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+               "filename=\"big.bin\"\r\n\r\n",
                b);
     hdr_len = body.len;
     buf_append(&body, data, n);

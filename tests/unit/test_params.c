@@ -38,11 +38,18 @@ static void assert_err(int row, const struct err *err, const char *want)
 {
     ck_assert_msg(err->code == ERR_BADPARAM, "row %d: code %d, want ERR_BADPARAM (%s)", row,
                   err->code, err->msg);
-    ck_assert_msg(strstr(err->msg, want) != NULL, "row %d: message '%s' lacks '%s'", row,
-                  err->msg, want);
+    /* reply.c puts the message into JSON: it must be UTF-8 whatever the client sent. */
+    json_t *as_json = json_string(err->msg);
+
+    ck_assert_msg(as_json != NULL, "row %d: message is not UTF-8: %s", row, err->msg);
+    json_decref(as_json);
+    ck_assert_msg(strstr(err->msg, want) != NULL, "row %d: message '%s' lacks '%s'", row, err->msg,
+                  want);
 }
 
 /* ---- query strings and urlencoded forms ---- */
+
+#define E10 "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"
 
 static const struct {
     const char *text;
@@ -125,6 +132,9 @@ static const struct {
     {"%FF=1", false, NULL, "not valid UTF-8"},
     {"a[%C0%80]=1", false, NULL, "not valid UTF-8"},
     {"k=a%00b", false, NULL, "NUL"},
+    {"%01%FF%C3[=1", false, NULL, "malformed parameter name '???['"},
+    /* The name is quoted cut at 64 bytes, here inside a two-byte character. */
+    {"x" E10 E10 E10 E10 "[", false, NULL, "malformed parameter name 'x\xc3\xa9"},
     {"k%00x=1", false, NULL, "NUL"},
 };
 

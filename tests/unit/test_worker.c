@@ -2,7 +2,7 @@
 /* test_worker.c - the worker pool against real worker processes (this very binary, run as
  * `test_worker worker ...`) and the fake converter; the sandbox in a forked child; the line
  * reader of the protocol. */
-#include "config.h"
+#include "convertd-config.h"
 
 #include <check.h>
 #include <errno.h>
@@ -35,8 +35,9 @@
 #include "server/engine/worker.h"
 #include "server/engine/worker_proto.h"
 
-/* worker.c's UNITTEST hook. */
+/* worker.c's UNITTEST hooks. */
 int worker_pool_pids(pid_t *pids, int max);
+void explain_death(int status, double job_cpu, int timeout_s, struct err *err);
 
 static char exe_path[PATH_MAX];
 
@@ -365,8 +366,8 @@ static void *cancel_later(void *arg)
 START_TEST(test_cancel_running)
 {
     struct space sp;
-    struct run r = {.process_id = "p-cancel", .options = "{\"action\":\"sleep\",\"seconds\":10}",
-                    .sp = &sp};
+    struct run r = {
+        .process_id = "p-cancel", .options = "{\"action\":\"sleep\",\"seconds\":10}", .sp = &sp};
     struct run other = {.process_id = "p-other", .options = "{}", .sp = &sp};
     struct canceller c = {"p-cancel", 500};
     pthread_t t;
@@ -518,7 +519,7 @@ END_TEST
 /* ---- the sandbox, in a forked child (it closes fds and cannot be undone) ---- */
 
 enum {
-    SB_OK = 100,                   /* + SANDBOX_* bits */
+    SB_OK = 100, /* + SANDBOX_* bits */
     SB_APPLY_FAILED = 1,
     SB_NETWORK = 2,
     SB_CORE = 3,
@@ -534,8 +535,8 @@ enum {
 
 static int sandbox_child(pid_t parent)
 {
-    struct sandbox_config cfg = {.parent_pid = parent, .mem_limit_bytes = SANDBOX_DEFAULT_MEM,
-                                 .max_output_bytes = 1 << 20};
+    struct sandbox_config cfg = {
+        .parent_pid = parent, .mem_limit_bytes = SANDBOX_DEFAULT_MEM, .max_output_bytes = 1 << 20};
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
     struct err err = ERR_INIT;
     unsigned features = 0;
@@ -627,7 +628,8 @@ START_TEST(test_sandbox)
             (WEXITSTATUS(status) - SB_OK) & SANDBOX_USERNS ? " (via user namespace)" : "",
             (WEXITSTATUS(status) - SB_OK) & SANDBOX_SECCOMP ? "yes" : "no");
 #if HAVE_SECCOMP
-    ck_assert_msg((WEXITSTATUS(status) - SB_OK) & SANDBOX_SECCOMP, "seccomp did not load");
+    ck_assert_msg((WEXITSTATUS(status) - SB_OK) & SANDBOX_SECCOMP,
+                  "seccomp did not load (was sandbox.c built with HAVE_SECCOMP?)");
 #endif
 }
 END_TEST
@@ -720,6 +722,32 @@ START_TEST(test_mode_names)
 }
 END_TEST
 
+/* Deaths the fake converter cannot stage (the OOM killer, RLIMIT_CPU), as wait statuses. */
+static const struct {
+    int status;
+    double job_cpu;
+    const char *message;
+} death_table[] = {
+    {SIGSEGV, 0.1, "conversion crashed (signal 11, Segmentation fault)"},
+    {SIGBUS, 0.1, "conversion crashed (signal 7, Bus error)"},
+    {SIGXCPU, 30.0, "time limit exceeded (30 s of CPU time)"},
+    {SIGKILL, 31.0, "time limit exceeded (30 s of CPU time)"},
+    {SIGKILL, 2.0, "memory limit exceeded"},
+    {3 << 8, 0.1, "conversion failed: worker exited with status 3"},
+    {0, 0.1, "conversion failed: worker exited with status 0"},
+    {-1, 0.1, "conversion crashed (worker vanished)"},
+};
+
+START_TEST(test_explain_death)
+{
+    struct err err = ERR_INIT;
+
+    explain_death(death_table[_i].status, death_table[_i].job_cpu, 30, &err);
+    ck_assert_int_eq(err.code, ERR_CONVERT);
+    ck_assert_str_eq(err.msg, death_table[_i].message);
+}
+END_TEST
+
 static Suite *worker_suite(void)
 {
     Suite *s = suite_create("worker");
@@ -748,6 +776,7 @@ static Suite *worker_suite(void)
     tc = tcase_create("protocol");
     tcase_add_loop_test(tc, test_reader, 0, sizeof reader_table / sizeof reader_table[0]);
     tcase_add_test(tc, test_mode_names);
+    tcase_add_loop_test(tc, test_explain_death, 0, sizeof death_table / sizeof death_table[0]);
     suite_add_tcase(s, tc);
     return s;
 }

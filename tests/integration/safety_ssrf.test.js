@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+// safety_ssrf.test.js - SSRF guards (SEC-01..04): loopback downloads in every spelling,
+// redirects out of an allowed host, non-HTTP schemes, operator allow-list, loopback callbacks.
+'use strict';
+const { expect } = require('chai');
+const { startServer } = require('../lib/server');
+const U = require('../lib/safety_util');
+
+const INPUT = Buffer.from('fake input bytes for the download tests\n');
+const BLOCKED = 'input URL not allowed';
+
+describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)', function () {
+    this.timeout(20000);
+    let blocked;    // the file server nobody may reach: 127.0.0.1 and ::1, port B
+    let redirector; // allowed by --allow-url on server 1: 302 to the blocked server
+    let cbServer;   // callback receiver on 127.0.0.1 (not allowed)
+    let server;     // default policy plus --allow-url 127.0.0.1:A
+    let allowB;     // --allow-url 127.0.0.1:B
+    let api;
+
+    before(async function () {
+        this.timeout(30000);
+        const serveInput = (req, res) => {
+            res.writeHead(200, { 'Content-Type': 'application/octet-stream',
+                'Content-Length': INPUT.length });
+            res.end(INPUT);
+        };
+        blocked = await U.startLoopbackRecorder({ fallback: serveInput });
+        redirector = await U.startRecorder({ fallback: (req, res) => {
+            res.writeHead(302, { Location: 'http://127.0.0.1:' + blocked.port + '/secret.fake' });
+            res.end();
+        } });
+        cbServer = await U.startLoopbackRecorder({});
+        [server, allowB] = await Promise.all([
+            startServer({ args: ['--test-converters', '--allow-url', '127.0.0.1:' + redirector.port] }),
+            startServer({ args: ['--test-converters', '--allow-url', '127.0.0.1:' + blocked.port] }),
+        ]);
+        api = new U.Api(server);
+    });
+
+    after(async function () {
+        for (const s of [server, allowB]) {
+            if (s) {
+                await s.stop();
+                s.cleanup();
+            }
+        }
+        for (const r of [blocked, redirector, cbServer])
+            if (r)
+                await r.close();
+    });
+
+    // create fake → txt, start input=download with `url`, then GET ?wait.
+    async function download(url, srv) {
+        const a = srv ? new U.Api(srv) : api;
+        const proc = await a.create({ inputformat: 'fake', outputformat: 'txt' });
+        const start = await a.start(proc, { input: 'download', file: url, filename: 'in.fake' });
+        const fin = await a.status(proc, true, 15000);
+        return { proc, start, fin };
+    }
+
+    function expectBlocked(r) {
+        // the start may already see the refusal (422 + error status) or answer 200 first
+        expect([200, 422], 'start: ' + U.describeRes(r.start)).to.include(r.start.status);
+        expect(r.fin.status, 'GET ?wait: ' + U.describeRes(r.fin)).to.equal(422);
+        expect(r.fin.json.step).to.equal('error');
+        expect(r.fin.json.code).to.equal(422);
+        expect(r.fin.json.message).to.be.a('string');
+        expect(r.fin.json.message).to.contain(BLOCKED);
+        expect(r.fin.json.message).to.not.contain('127.0.0.1');
+        expect(r.fin.json.message).to.not.contain(INPUT.toString().trim());
+    }
+
+    describe('input=download of a loopback address', function () {
+        const spellings = [
+            ['127.0.0.1', (p) => 'http://127.0.0.1:' + p + '/a.fake'],
+            ['localhost', (p) => 'http://localhost:' + p + '/a.fake'],
+            ['[::1]', (p) => 'http://[::1]:' + p + '/a.fake'],
+            ['0.0.0.0', (p) => 'http://0.0.0.0:' + p + '/a.fake'],
+            ['127.1 (short form)', (p) => 'http://127.1:' + p + '/a.fake'],
+            ['2130706433 (decimal)', (p) => 'http://2130706433:' + p + '/a.fake'],
+            ['0x7f000001 (hex)', (p) => 'http://0x7f000001:' + p + '/a.fake'],
+            ['[::ffff:127.0.0.1] (v4-mapped)', (p) => 'http://[::ffff:127.0.0.1]:' + p + '/a.fake'],
+        ];
+        for (const [label, make] of spellings) {
+            it(label + ' → 422 "' + BLOCKED + '", no IP in the message, nothing fetched', async function () {
+                const before = blocked.requests.length;
+                const r = await download(make(blocked.port));
+                expectBlocked(r);
+                expect(blocked.requests.length, 'requests that reached the blocked server')
+                    .to.equal(before);
+            });
+        }
+    });
+
+    describe('a redirect from an allowed host to a blocked one', function () {
+        let r;
+        let blockedBefore;
+        let redirBefore;
+
+        before(async function () {
+            blockedBefore = blocked.requests.length;
+            redirBefore = redirector.requests.length;
+            r = await download(redirector.url('/start.fake'));
+        });
+
+        it('the allowed redirector was asked (the allow-list lets the first hop through)', function () {
+            expect(redirector.requests.length - redirBefore).to.equal(1);
+        });
+
+        it('the process ends in error 422 "' + BLOCKED + '" without the IP', function () {
+            expectBlocked(r);
+        });
+
+        it('the blocked file server received no request', function () {
+            expect(blocked.requests.length - blockedBefore).to.equal(0);
+        });
+    });
+
+    describe('--allow-url 127.0.0.1:PORT lets that address through', function () {
+        let r;
+        let before;
+
+        it('the download works: finished, the file server was asked once', async function () {
+            before = blocked.requests.length;
+            r = await download(blocked.url('/ok.fake'), allowB);
+            expect(r.fin.status, U.describeRes(r.fin)).to.equal(200);
+            expect(r.fin.json.step).to.equal('finished');
+            expect(blocked.requests.length - before).to.equal(1);
+        });
+
+        it('the output is the downloaded file', async function () {
+            const dl = await U.request({ url: U.abs(r.fin.json.output.url) });
+            expect(dl.status).to.equal(200);
+            expect(dl.body.equals(INPUT)).to.equal(true);
+        });
+
+        it('another port on the same address stays blocked', async function () {
+            const b = redirector.requests.length;
+            const r2 = await download(redirector.url('/x.fake'), allowB);
+            expectBlocked(r2);
+            expect(redirector.requests.length - b).to.equal(0);
+        });
+    });
+
+    describe('non-HTTP schemes as file → 400 at start', function () {
+        const urls = ['file:///etc/passwd', 'ftp://127.0.0.1:21/x.fake', 'gopher://127.0.0.1:70/_x',
+            'dict://127.0.0.1:11211/stat', 'FILE:///etc/passwd'];
+        for (const url of urls) {
+            it(url, async function () {
+                const proc = await api.create({ inputformat: 'fake', outputformat: 'txt' });
+                const res = await api.start(proc, { input: 'download', file: url, filename: 'a.fake' });
+                expect(res.status, U.describeRes(res)).to.equal(400);
+                expect(res.json.step).to.equal('error');
+                expect(res.json.code).to.equal(400);
+                expect(res.json.message).to.not.contain('root:');
+            });
+        }
+    });
+
+    describe('callbacks to loopback addresses are never delivered (SEC-03)', function () {
+        const targets = [
+            ['127.0.0.1', (p) => 'http://127.0.0.1:' + p + '/cb-v4'],
+            ['localhost', (p) => 'http://localhost:' + p + '/cb-name'],
+            ['[::1]', (p) => 'http://[::1]:' + p + '/cb-v6'],
+        ];
+        const results = {};
+
+        before(async function () {
+            this.timeout(30000);
+            await Promise.all(targets.map(async ([label, make]) => {
+                const proc = await api.create({ inputformat: 'fake', outputformat: 'txt' });
+                const start = await api.start(proc, { input: 'raw', file: 'hello', filename: 'a.fake',
+                    callback: make(cbServer.port) });
+                const fin = start.status === 200 ? await api.status(proc, true) : start;
+                results[label] = { start, fin };
+            }));
+            await U.sleep(3000);
+        });
+
+        for (const [label] of targets) {
+            it(label + ': refused at start (400) or finished, and the receiver got nothing within 3 s', function () {
+                const r = results[label];
+                if (r.start.status === 400) {
+                    expect(r.start.json.step).to.equal('error');
+                } else {
+                    expect(r.start.status, U.describeRes(r.start)).to.equal(200);
+                    expect(r.fin.status, U.describeRes(r.fin)).to.equal(200);
+                    expect(r.fin.json.step).to.equal('finished');
+                }
+                const hits = cbServer.requests.filter((q) => q.url.startsWith('/cb-'));
+                expect(hits.map((q) => q.url)).to.deep.equal([]);
+            });
+        }
+    });
+});
