@@ -73,9 +73,12 @@ void callback_kick(void)
 
 /* spec "Callbacks": retry on connect/TLS errors, timeouts, 5xx and 429; other statuses are
  * final. */
-static bool should_retry(int rc, long status)
+static bool should_retry(int rc, long status, const struct err *err)
 {
-    return rc < 0 || status >= 500 || status == 429;
+    /* A blocked address stays blocked: no point in retrying it. */
+    if (rc < 0)
+        return strstr(err->msg, "not allowed") == NULL;
+    return status >= 500 || status == 429;
 }
 
 struct due {
@@ -115,10 +118,10 @@ static int64_t send_due(void)
         struct err perr = ERR_INIT;
         int rc = fetch_ping(due[i].url, PING_TIMEOUT, &status, &perr);
         int attempts = due[i].attempts + 1;
-        bool retry = should_retry(rc, status) && attempts < MAX_ATTEMPTS;
+        bool retry = should_retry(rc, status, &perr) && attempts < MAX_ATTEMPTS;
         if (rc < 0)
             log_warn("callback attempt %d failed: %s", attempts, perr.msg);
-        else if (should_retry(rc, status))
+        else if (status >= 500 || status == 429)
             log_warn("callback attempt %d answered HTTP %ld", attempts, status);
         st = db_stmt(sql_update, &err);
         if (st) {

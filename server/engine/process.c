@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -232,7 +233,8 @@ json_t *process_status_json(const struct process *p)
                                       : p->percent == (double)(int64_t)p->percent
                                           ? json_integer((json_int_t)p->percent)
                                           : json_real(p->percent));
-    json_object_set_new(s, "message", json_string(p->message ? p->message : ""));
+    json_t *msg = json_string(p->message ? p->message : "");
+    json_object_set_new(s, "message", msg ? msg : json_string("(message not valid UTF-8)"));
     json_object_set_new(s, "step", json_string(process_step_name(p->step)));
     json_object_set_new(s, "starttime", json_integer(p->starttime ? p->starttime : p->created));
     json_object_set_new(s, "expire", json_integer(p->expire));
@@ -333,12 +335,17 @@ static int queue_callback(const char *id, const char *step, struct err *err)
     return rc;
 }
 
-/* Any non-final step → error with code (400 rejected at start, 422 otherwise). */
+/* Any non-final step → error with code 422; code 400 is a rejected start and only applies to a
+ * process nobody started yet (two starts racing: the valid one must not be undone). */
 static bool fail_process(const char *id, int code, const char *message)
 {
-    static const char sql[] =
+    static const char sql_any[] =
         "UPDATE processes SET step = 'error', code = ?2, message = ?3, endtime = ?4, "
         "expire = ?4 + ?5, started = 1 WHERE id = ?1 AND step NOT IN ('finished', 'error')";
+    static const char sql_unstarted[] =
+        "UPDATE processes SET step = 'error', code = ?2, message = ?3, endtime = ?4, "
+        "expire = ?4 + ?5, started = 1 WHERE id = ?1 AND started = 0";
+    const char *sql = code == 400 ? sql_unstarted : sql_any;
     struct err err = ERR_INIT;
     int64_t now = time_now();
     bool changed = false;
@@ -655,6 +662,26 @@ out:
 
 static void *download_thread(void *arg);
 
+/* Place the input of a request (upload or raw/base64 content) and queue the process. The
+ * process is owned while its folder is written, so a DELETE racing this leaves no orphan
+ * folder. A failure ends the process in error (422) and is returned. */
+static int place_and_enqueue(const char *id, const char *type, const char *name, const char *src,
+                             const char *content, size_t len, struct err *err)
+{
+    struct active *a = active_claim(id);
+    if (!a)
+        return err_set(err, ERR_CONVERT, "the process is busy");
+    int rc = place_input(id, type, name, src, content, len, err);
+    bool deleted = a->deleted;
+    if (rc < 0 && !deleted)
+        fail_process(id, 422, err->msg);
+    /* Let go before queueing: a runner must be able to claim the process at once. */
+    active_release(a);
+    if (rc == 0 && !deleted)
+        enqueue(id);
+    return rc;
+}
+
 int process_begin(struct process *p, const struct start_plan *plan, struct err *err)
 {
     static const char sql[] =
@@ -739,22 +766,18 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
     case INPUT_UPLOAD:
         if (plan->upload_path) {
             char *name = input_name(plan->filename, plan->inputformat);
-            int r = place_input(p->id, "upload", name, plan->upload_path, NULL, 0, err);
+            place_and_enqueue(p->id, "upload", name, plan->upload_path, NULL, 0, err);
             free(name);
-            if (r < 0)
-                goto fail;
-            enqueue(p->id);
+            err_clear(err);
         }
         break;
     case INPUT_RAW:
     case INPUT_BASE64: {
         char *name = input_name(plan->filename, plan->inputformat);
-        int r = place_input(p->id, input_type_name(plan->input), name, NULL, plan->content,
-                            plan->content_len, err);
+        place_and_enqueue(p->id, input_type_name(plan->input), name, NULL, plan->content,
+                          plan->content_len, err);
         free(name);
-        if (r < 0)
-            goto fail;
-        enqueue(p->id);
+        err_clear(err);
         break;
     }
     case INPUT_DOWNLOAD: {
@@ -811,26 +834,33 @@ int process_upload_done(const struct process *p, const char *tmp_path, const cha
     sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
     int sr = sqlite3_step(st);
     sqlite3_reset(st);
-    if (sr != SQLITE_DONE || sqlite3_changes(db_conn(err)) != 1)
+    if (sr != SQLITE_DONE)
+        return err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(sr));
+    if (sqlite3_changes(db_conn(err)) != 1)
         return err_set(err, ERR_BADPARAM, "File already uploaded");
     char *name = input_name(filename, p->inputformat);
-    int rc = place_input(p->id, "upload", name, tmp_path, NULL, 0, err);
+    int rc = place_and_enqueue(p->id, "upload", name, tmp_path, NULL, 0, err);
     free(name);
-    if (rc < 0)
-        return -1;
-    enqueue(p->id);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ delete */
 
-void process_delete(const char *id)
+int process_delete(const char *id, struct err *err)
 {
     static const char sql[] = "DELETE FROM processes WHERE id = ?";
-    static const char sql_cb[] = "DELETE FROM callbacks WHERE process_id = ?";
-    struct err err = ERR_INIT;
     if (!id_is_valid(id))
-        return;
+        return 0;
+    /* The row goes first: once it is gone nobody can reach the files, so removing them
+     * cannot race a download. */
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return err_set(err, ERR_INTERNAL, "db: cannot delete process: %s", sqlite3_errstr(rc));
     pthread_mutex_lock(&active_lock);
     struct active *a = active_find_locked(id);
     if (a) {
@@ -840,20 +870,6 @@ void process_delete(const char *id)
     pthread_mutex_unlock(&active_lock);
     queue_remove(id);
     worker_cancel(id);
-    sqlite3_stmt *st = db_stmt(sql_cb, &err);
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_reset(st);
-    }
-    st = db_stmt(sql, &err);
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_reset(st);
-    }
-    if (err.code)
-        log_error("process %s: delete: %s", log_id(id), err.msg);
     /* Owned processes lose their files when the owner lets go (active_release). */
     if (!a) {
         char *dir = job_dir(id);
@@ -861,6 +877,7 @@ void process_delete(const char *id)
         free(dir);
     }
     waiters_notify(id);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ outputs */
@@ -963,6 +980,7 @@ static void *download_thread(void *arg)
     struct process p;
     struct fetch_result res = {0};
     char *tmp = NULL;
+    bool placed = false;
     if (process_load(a->id, &p, &err) < 0)
         goto out;
     const char *url = jsonx_str(json_object_get(p.job, "url"));
@@ -985,8 +1003,7 @@ static void *download_thread(void *arg)
     free(name);
     if (rc < 0)
         fail_process(a->id, 422, err.msg);
-    else
-        enqueue(a->id);
+    placed = rc == 0;
 done:
     process_fini(&p);
 out:
@@ -994,7 +1011,13 @@ out:
         unlink(tmp);
     free(tmp);
     fetch_result_fini(&res);
+    /* Let go before queueing: a runner must be able to claim the process at once. */
+    char id[ID_LEN + 1];
+    snprintf(id, sizeof id, "%s", a->id);
+    bool queue = placed && !a->deleted;
     active_release(a);
+    if (queue)
+        enqueue(id);
     db_thread_close();
     return NULL;
 }
@@ -1155,8 +1178,13 @@ static int finalize_outputs(const struct process *p, json_t **output, struct err
         sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, size);
-        sqlite3_step(st);
+        int sr = sqlite3_step(st);
         sqlite3_reset(st);
+        if (sr != SQLITE_DONE) {
+            err_set(err, ERR_CONVERT, "cannot record output: %s", sqlite3_errstr(sr));
+            json_decref(doc_out);
+            goto out;
+        }
     }
     *output = doc_out;
     rc = 0;
@@ -1234,7 +1262,8 @@ struct progress_ctx {
 static void on_progress(void *opaque, double percent, const char *message)
 {
     static const char sql[] =
-        "UPDATE processes SET percent = MAX(percent, ?2), message = COALESCE(?3, message) "
+        "UPDATE processes SET percent = CASE WHEN ?2 < 0 THEN (CASE WHEN percent <= 0 THEN -1 "
+        "ELSE percent END) ELSE MAX(percent, ?2) END, message = COALESCE(?3, message) "
         "WHERE id = ?1 AND step = 'convert'";
     struct progress_ctx *ctx = opaque;
     int64_t now = time_mono_ms();
@@ -1247,7 +1276,9 @@ static void on_progress(void *opaque, double percent, const char *message)
     if (!st)
         return;
     sqlite3_bind_text(st, 1, ctx->id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 2, percent < 0 ? -1 : percent > 99.9 ? 99.9 : percent);
+    /* spec "Status": -1 while unknown; exactly 100 only at finished. */
+    double shown = percent < 0 ? -1 : percent > 99.99 ? 99.99 : floor(percent * 100) / 100;
+    sqlite3_bind_double(st, 2, shown);
     if (message && *message)
         sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
     sqlite3_step(st);
@@ -1407,8 +1438,13 @@ static void *runner_thread(void *arg)
     char id[ID_LEN + 1];
     while (queue_pop(id)) {
         struct active *a = active_claim(id);
-        if (!a)
+        if (!a) {
+            /* Still owned by the thread that queued it: try again shortly. */
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            queue_push(id);
             continue;
+        }
         run_process(a);
         active_release(a);
     }
@@ -1462,7 +1498,7 @@ static void reap_once(void)
     char **ids = select_ids(sql_expired, now, &err);
     for (size_t i = 0; ids && ids[i]; i++) {
         log_info("process %s expired", log_id(ids[i]));
-        process_delete(ids[i]);
+        process_delete(ids[i], &err);
     }
     free_ids(ids);
     ids = select_ids(sql_upload, now - g_config->upload_timeout, &err);
@@ -1475,6 +1511,13 @@ static void reap_once(void)
         free(dir);
     }
     free_ids(ids);
+    /* Delivered (or abandoned) callbacks are history. */
+    static const char sql_cb[] = "DELETE FROM callbacks WHERE done = 1";
+    sqlite3_stmt *st = db_stmt(sql_cb, &err);
+    if (st) {
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
     if (err.code)
         log_warn("reaper: %s", err.msg);
 }
@@ -1504,7 +1547,8 @@ static void *reaper_thread(void *arg)
 static int recover(struct err *err)
 {
     static const char sql[] =
-        "SELECT id, step, attempt, json_extract(job, '$.input') FROM processes WHERE "
+        "SELECT id, step, attempt, json_extract(job, '$.input'), "
+        "json_array_length(job, '$.inputs') FROM processes WHERE "
         "step IN ('input', 'wait', 'convert', 'output') AND started = 1 ORDER BY starttime";
     static const char sql_requeue[] =
         "UPDATE processes SET step = 'wait', percent = 0, message = 'Waiting for a free "
@@ -1515,7 +1559,7 @@ static int recover(struct err *err)
     size_t n = 0, cap = 0;
     struct rec {
         char *id, *step, *input;
-        int attempt;
+        int attempt, n_inputs;
     } *recs = NULL;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (n == cap) {
@@ -1526,22 +1570,43 @@ static int recover(struct err *err)
         recs[n].step = col_text(st, 1);
         recs[n].attempt = sqlite3_column_int(st, 2);
         recs[n].input = col_text(st, 3);
+        recs[n].n_inputs = sqlite3_column_int(st, 4);
         n++;
     }
     sqlite3_reset(st);
     for (size_t i = 0; i < n; i++) {
         const char *id = recs[i].id;
         enum process_step step = (enum process_step)process_step_from_name(recs[i].step);
+        if (step == STEP_INPUT && recs[i].n_inputs > 0) {
+            /* The input arrived but the process was not queued yet. */
+            advance(id, STEP_INPUT, STEP_WAIT, "Waiting for a free worker");
+            queue_push(id);
+            continue;
+        }
         if (step == STEP_INPUT) {
-            if (recs[i].input && strcmp(recs[i].input, "download") == 0) {
+            if (!recs[i].input || strcmp(recs[i].input, "upload") == 0) {
+                /* An upload keeps waiting for its file; a half-received one starts over. */
+                static const char sql_up[] =
+                    "UPDATE processes SET job = json_remove(job, '$.uploading') WHERE id = ?";
+                sqlite3_stmt *u = db_stmt(sql_up, err);
+                if (u) {
+                    sqlite3_bind_text(u, 1, id, -1, SQLITE_STATIC);
+                    sqlite3_step(u);
+                    sqlite3_reset(u);
+                }
+                continue;
+            }
+            if (strcmp(recs[i].input, "download") == 0) {
                 struct active *a = active_claim(id);
                 pthread_t t;
                 if (a && pthread_create(&t, NULL, download_thread, a) == 0)
                     pthread_detach(t);
                 else if (a)
                     active_release(a);
+            } else {
+                fail_process(id, 422, "interrupted by restart");
             }
-            continue; /* an upload keeps waiting for its file */
+            continue;
         }
         if ((step == STEP_CONVERT || step == STEP_OUTPUT) && recs[i].attempt >= MAX_ATTEMPTS) {
             fail_process(id, 422, "interrupted by restart");

@@ -105,8 +105,9 @@ int process_reject(const char *id, const char *message, struct err *err);
 int process_upload_done(const struct process *p, const char *tmp_path, const char *filename,
                         int64_t size, struct err *err);
 
-/* Cancel anything running for the process, delete its files and its row. Unknown → 0. */
-void process_delete(const char *id);
+/* Delete the process's row, cancel anything running for it and delete its files. Unknown →
+ * 0. Pending callbacks of a process that already ended are still delivered. */
+int process_delete(const char *id, struct err *err);
 
 /* Output files: claim (one-time downloads), release, and mark served. name "" is the ZIP.
  * process_output_open returns an fd (O_RDONLY) and its size, or -1 with ERR_NOTFOUND. */

@@ -129,7 +129,7 @@ enum MHD_Result api_download(struct MHD_Connection *c, struct request *r)
     const char *range_h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
     /* A bare ?inline arrives as "" (params_put); ?inline=false turns it off. */
     bool inline_disp = false;
-    if (jsonx_bool(json_object_get(r->params, "inline"), false, true, &inline_disp) < 0)
+    if (jsonx_bool(json_object_get(r->params, "inline"), false, false, &inline_disp) < 0)
         inline_disp = true;
     /* Size first (no claim), to know whether a Range ends at the last byte. */
     int fd = process_output_open(&p, name, false, &size, &err);

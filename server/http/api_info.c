@@ -23,7 +23,11 @@
 static char *filter_param(const json_t *params, const char *name)
 {
     const char *v = jsonx_str(json_object_get(params, name));
-    return v ? format_canonical(v) : NULL;
+    if (!v)
+        return NULL;
+    char *f = format_canonical(v);
+    /* A name no format can have matches nothing (not everything). */
+    return f ? f : xstrdup("-");
 }
 
 static bool pair_listed(json_t *list, const char *in, const char *out)

@@ -47,7 +47,8 @@ static char *url_base(struct MHD_Connection *c, char **host_out)
     if (!host)
         host = http_host_header(c);
     if (!host) {
-        snprintf(fallback, sizeof fallback, "%s:%d", g_config->listen_host, g_config->listen_port);
+        snprintf(fallback, sizeof fallback, strchr(g_config->listen_host, ':') ? "[%s]:%d" : "%s:%d",
+                 g_config->listen_host, http_port());
         host = fallback;
     }
     *host_out = xstrdup(host);
@@ -303,8 +304,23 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
     } else {
         opts = json_object();
     }
-    const char *preset = jsonx_str(json_object_get(params, "preset"));
+    const json_t *preset_v = json_object_get(params, "preset");
+    if (jsonx_is_given(preset_v) && !json_is_string(preset_v)) {
+        json_decref(opts);
+        return err_set(err, ERR_BADPARAM, "preset must be a string (the id of a preset)");
+    }
+    const char *preset = jsonx_str(preset_v);
     if (preset) {
+        /* Given options override the preset's; a given null or "" means "not given"
+         * (compat C4), so it does not erase the preset's value. */
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(opts, tmp, k, v)
+        {
+            if (!jsonx_is_given(v))
+                json_object_del(opts, k);
+        }
         json_t *base = preset_store_get(p->key_id, preset, err);
         if (!base) {
             json_decref(opts);
@@ -389,7 +405,7 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
         return err_set(err, ERR_BADPARAM, "timeout must be a number of seconds from 1 to 604800");
     plan->timeout = (int)timeout;
     bool flag;
-    if (jsonx_bool(json_object_get(params, "save"), false, true, &flag) < 0)
+    if (jsonx_bool(json_object_get(params, "save"), false, false, &flag) < 0)
         return err_set(err, ERR_BADPARAM, "save must be true or false");
     plan->save = flag;
     const json_t *cb = json_object_get(params, "callback");
@@ -398,7 +414,7 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
             return err_set(err, ERR_BADPARAM, "callback must be an http or https URL");
         plan->callback = json_string_value(cb);
     }
-    if (jsonx_bool(json_object_get(params, "email"), false, true, &flag) < 0)
+    if (jsonx_bool(json_object_get(params, "email"), false, false, &flag) < 0)
         return err_set(err, ERR_BADPARAM, "email must be true or false");
     if (flag) {
         bool has_email;
@@ -432,13 +448,13 @@ static int wait_kind_of(const json_t *params, enum wait_kind *kind, struct err *
         *kind = WAIT_REDIRECT_INLINE;
         return 0;
     }
-    if (jsonx_bool(dl, false, true, &download) < 0)
+    if (jsonx_bool(dl, false, false, &download) < 0)
         return err_set(err, ERR_BADPARAM, "download must be true, false or inline");
     if (download) {
         *kind = WAIT_REDIRECT;
         return 0;
     }
-    if (jsonx_bool(json_object_get(params, "wait"), false, true, &wait) < 0)
+    if (jsonx_bool(json_object_get(params, "wait"), false, false, &wait) < 0)
         return err_set(err, ERR_BADPARAM, "wait must be true or false");
     if (wait)
         *kind = WAIT_STATUS;
@@ -493,8 +509,8 @@ static enum MHD_Result start_process(struct MHD_Connection *c, struct request *r
                                      struct process *p)
 {
     struct err err = ERR_INIT;
-    struct start_plan plan;
-    struct plan_store store;
+    struct start_plan plan = {0};
+    struct plan_store store = {0};
     enum wait_kind kind;
     enum MHD_Result ret;
     if (p->started) {
@@ -561,7 +577,7 @@ enum MHD_Result api_status(struct MHD_Connection *c, struct request *r)
         return answer_or_wait(c, r);
     bool wait = false;
     struct err err = ERR_INIT;
-    if (jsonx_bool(json_object_get(r->params, "wait"), false, true, &wait) < 0)
+    if (jsonx_bool(json_object_get(r->params, "wait"), false, false, &wait) < 0)
         wait = false;
     if (wait) {
         r->state = WAIT_STATUS;
@@ -579,6 +595,8 @@ enum MHD_Result api_status(struct MHD_Connection *c, struct request *r)
 enum MHD_Result api_delete(struct MHD_Connection *c, struct request *r)
 {
     /* spec "DELETE": 200 also when already deleted (compat I3). */
-    process_delete(r->m.id);
+    struct err err = ERR_INIT;
+    if (process_delete(r->m.id, &err) < 0)
+        return reply_err(c, &err);
     return reply_json(c, MHD_HTTP_OK, json_pack("{s:s}", "message", "Process was deleted"));
 }

@@ -34,12 +34,12 @@
 #include "server/engine/process.h"
 #include "server/engine/waiters.h"
 #include "server/http/api.h"
+#include "server/http/auth.h"
 #include "server/http/multipart.h"
 #include "server/http/params.h"
 #include "server/http/reply.h"
 
 #define MIN_BODY_RATE (16 * 1024) /* bytes/s a body must average after its first 30 s */
-#define MAX_FIELD_BYTES (1 << 20)
 
 static struct MHD_Daemon *daemon_;
 static int bound_port;
@@ -118,7 +118,9 @@ static int part_begin(void *opaque, const char *name, const char *filename, stru
     free(r->part_name);
     r->part_name = xstrdup(name);
     buf_reset(&r->body);
-    r->in_file_part = filename != NULL;
+    /* A browser form with no file chosen sends filename="" and no bytes: not a file. */
+    r->in_file_part = filename != NULL && *filename;
+    r->skip_part = filename != NULL && !*filename;
     if (!r->in_file_part)
         return 0;
     if (!r->files_allowed)
@@ -131,8 +133,13 @@ static int part_data(void *opaque, const char *data, size_t len, struct err *err
     struct request *r = opaque;
     if (r->in_file_part)
         return r->files_allowed ? file_write(r, data, len, err) : 0;
-    if (r->body.len + len > MAX_FIELD_BYTES && r->body.len + len > (size_t)g_config->max_body_bytes)
-        return err_set(err, ERR_TOOBIG, "form field %s is too large", r->part_name);
+    if (r->skip_part)
+        return 0;
+    /* Text fields are held in memory: all of them together stay under --max-body-bytes. */
+    r->field_bytes += (int64_t)len;
+    if (r->field_bytes > g_config->max_body_bytes)
+        return err_set(err, ERR_TOOBIG, "form fields are larger than the limit of %lld bytes",
+                       (long long)g_config->max_body_bytes);
     buf_append(&r->body, data, len);
     return 0;
 }
@@ -143,6 +150,10 @@ static int part_end(void *opaque, struct err *err)
     if (r->in_file_part) {
         r->in_file_part = false;
         return r->files_allowed ? file_close(r, err) : 0;
+    }
+    if (r->skip_part) {
+        r->skip_part = false;
+        return 0;
     }
     if (!r->form)
         r->form = json_object();
@@ -255,7 +266,9 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     struct request *r = cls;
     if (r->err.code)
         return MHD_NO;
-    if (params_put(r->params, key, value, &r->err) < 0)
+    /* A bare flag (?wait) is true; "?wait=" is the empty string, which means "not given"
+     * (spec "Conventions", compat C3/C4). */
+    if (params_put(r->params, key, value ? value : "true", &r->err) < 0)
         return MHD_NO;
     return MHD_YES;
 }
@@ -351,6 +364,35 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r)
     return reply_error(c, MHD_HTTP_NOT_FOUND, "Not found");
 }
 
+static bool needs_key(enum route_id route)
+{
+    return route == ROUTE_CREATE || route == ROUTE_CONVERT || route == ROUTE_PROCESSES ||
+           route == ROUTE_USER;
+}
+
+/* A request whose body could not be read. spec "Auth": on endpoints that need a key, the key
+ * is checked before any other validation, so a bad body without a (header or query) key is
+ * a 401; size limits stay 413. */
+static enum MHD_Result reply_body_error(struct MHD_Connection *c, struct request *r)
+{
+    if (needs_key(r->m.route) && r->m.method_allowed && r->err.code == ERR_BADPARAM) {
+        struct err aerr = ERR_INIT;
+        int64_t key_id;
+        json_t *saved = r->params;
+        struct err body_err = r->err;
+        r->params = json_object();
+        err_clear(&r->err);
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
+        int rc = auth_check(c, r->params, &key_id, NULL, &aerr);
+        json_decref(r->params);
+        r->params = saved;
+        r->err = body_err;
+        if (rc < 0)
+            return reply_err(c, &aerr);
+    }
+    return reply_err(c, &r->err);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -381,8 +423,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t len = *upload_data_size;
         *upload_data_size = 0;
         if (r->err.code) {
-            /* Drain what is already on its way, then answer; a client that keeps sending
-             * far beyond the limit is cut off. */
+            /* libmicrohttpd 0.9.75 cannot queue a response in the middle of a body: drain
+             * what is on its way and answer at the end; a client that keeps sending far
+             * beyond the limit is cut off. */
             r->body_bytes += (int64_t)len;
             return r->body_bytes > r->body_limit + (16 << 20) ? MHD_NO : MHD_YES;
         }
@@ -395,7 +438,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             finish_body(c, r);
     }
     if (r->err.code)
-        return reply_err(c, &r->err);
+        return reply_body_error(c, r);
     return dispatch(c, r);
 }
 

@@ -41,6 +41,8 @@ struct request {
     struct multipart *mp;
     json_t *form;        /* multipart fields */
     bool in_file_part;
+    bool skip_part;      /* an empty file field of a browser form */
+    int64_t field_bytes; /* multipart text bytes so far */
     char *part_name;
     int fd;              /* current file being written, -1 */
     struct upfile files[MAX_UPFILES];

@@ -35,10 +35,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body,
                                  const char *retry_after)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(body);
+    /* json_pack refuses invalid UTF-8; still answer with a JSON body. */
     if (!text)
-        return MHD_NO;
+        text = xasprintf("{\"error\":\"error\",\"code\":%u}", status);
     struct MHD_Response *r =
         MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
     if (!r) {
@@ -70,7 +71,10 @@ enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const cha
 
 enum MHD_Result reply_err(struct MHD_Connection *c, const struct err *err)
 {
-    return reply_error(c, (unsigned)err_http_status(err->code), err->msg[0] ? err->msg : "error");
+    /* spec "Errors": convertd never answers 500 by design. An internal failure (a busy or
+     * full database, a full disk) is "no capacity right now": 503 with Retry-After. */
+    unsigned status = err->code == ERR_INTERNAL ? 503 : (unsigned)err_http_status(err->code);
+    return reply_error(c, status, err->msg[0] ? err->msg : "error");
 }
 
 enum MHD_Result reply_see_other(struct MHD_Connection *c, const char *url)

@@ -73,7 +73,8 @@ function compileSuiteFile(name) {
 }
 
 // Register the suite's describe/it blocks in the current mocha describe. target.host is read
-// when each Api instance is created; target.supports(pair) decides the skips at run time.
+// when each Api instance is created (target.guard, a ClientGuard, then tracks its requests);
+// target.supports(pair) decides the skips at run time.
 function loadClientSuite(target) {
     const RealApi = require(API_PATH);
     class LocalApi extends RealApi {
@@ -83,6 +84,8 @@ function loadClientSuite(target) {
                 throw new Error('client-suite: the server was not started');
             this.endpoint = target.host;
             this.protocol = 'http';
+            if (target.guard)
+                target.guard.track(this);
         }
     }
     const wrapper = new Module(API_PATH, module);

@@ -3,6 +3,7 @@
 // kill one job only, time limits, DELETE of a running job, progress, parallel workers.
 'use strict';
 const { expect } = require('chai');
+const fs = require('fs');
 const { startServer } = require('../lib/server');
 const U = require('../lib/safety_util');
 
@@ -94,10 +95,30 @@ describe('conversion workers (SEC-20..22, contract: timeout, DELETE, percent)', 
 
     describe('action hang with timeout=2', function () {
         let r;
+        let workersBefore;
 
         before(async function () {
             this.timeout(20000);
+            workersBefore = U.workerPids(server.proc.pid).sort();
             r = await convert({ action: 'hang', percent_steps: 1 }, { timeout: 2 }, 18000);
+        });
+
+        it('the hung worker was killed and replaced (SEC-22)', async function () {
+            let now;
+            const deadline = Date.now() + 5000;
+            do {
+                now = U.workerPids(server.proc.pid).sort();
+                if (now.length === 2 && now.filter((p) => !workersBefore.includes(p)).length === 1)
+                    break;
+                await U.sleep(100);
+            } while (Date.now() < deadline);
+            expect(workersBefore.length).to.equal(2);
+            expect(now.length).to.equal(2);
+            const gone = workersBefore.filter((p) => !now.includes(p));
+            expect(gone.length, 'workers that went away').to.equal(1);
+            expect(fs.existsSync('/proc/' + gone[0] + '/cmdline') &&
+                fs.readFileSync('/proc/' + gone[0] + '/cmdline', 'latin1').includes('worker'),
+            'the old worker process still exists').to.equal(false);
         });
 
         it('ends in error 422 within 2 + 10 s', function () {

@@ -3,6 +3,7 @@
 // duplicates and depth, big header blocks, the bounded queue (503) and the key rate limit (429).
 'use strict';
 const { expect } = require('chai');
+const net = require('net');
 const { startServer } = require('../lib/server');
 const U = require('../lib/safety_util');
 
@@ -239,7 +240,6 @@ describe('slow and many clients (SEC-19; --connection-timeout 3)', function () {
             this.timeout(25000);
             // headers trickle in one line a second (never idle for 3 s, never complete)
             const slowP = new Promise((resolve) => {
-                const net = require('net');
                 const t0 = Date.now();
                 const sock = net.connect(server.port, '127.0.0.1');
                 const got = [];
@@ -287,7 +287,6 @@ describe('slow and many clients (SEC-19; --connection-timeout 3)', function () {
     });
 
     it('300 idle connections from one address do not lock out another request', async function () {
-        const net = require('net');
         const socks = await Promise.all(Array.from({ length: 300 }, () => new Promise((resolve) => {
             const s = net.connect(server.port, '127.0.0.1');
             s.on('connect', () => resolve(s));

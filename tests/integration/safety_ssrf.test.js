@@ -3,11 +3,14 @@
 // redirects out of an allowed host, non-HTTP schemes, operator allow-list, loopback callbacks.
 'use strict';
 const { expect } = require('chai');
+const fs = require('fs');
+const path = require('path');
 const { startServer } = require('../lib/server');
 const U = require('../lib/safety_util');
 
 const INPUT = Buffer.from('fake input bytes for the download tests\n');
 const BLOCKED = 'input URL not allowed';
+const MAX_INPUT = 100000;
 
 describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)', function () {
     this.timeout(20000);
@@ -15,7 +18,9 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
     let redirector; // allowed by --allow-url on server 1: 302 to the blocked server
     let cbServer;   // callback receiver on 127.0.0.1 (not allowed)
     let server;     // default policy plus --allow-url 127.0.0.1:A
-    let allowB;     // --allow-url 127.0.0.1:B
+    let allowB;     // --allow-url 127.0.0.1:B, proxy variables and a .netrc in its environment
+    let proxy;      // what http_proxy & co. point at: must never be used
+    let homeDir;
     let api;
 
     before(async function () {
@@ -25,15 +30,50 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
                 'Content-Length': INPUT.length });
             res.end(INPUT);
         };
-        blocked = await U.startLoopbackRecorder({ fallback: serveInput });
-        redirector = await U.startRecorder({ fallback: (req, res) => {
-            res.writeHead(302, { Location: 'http://127.0.0.1:' + blocked.port + '/secret.fake' });
+        const big = (withLength) => (req, res) => {
+            const chunk = Buffer.alloc(10000, 0x41);
+            res.writeHead(200, Object.assign({ 'Content-Type': 'application/octet-stream' },
+                withLength ? { 'Content-Length': 30 * chunk.length } : {}));
+            let n = 0;
+            const more = () => {
+                while (n < 30) {
+                    n++;
+                    if (!res.write(chunk))
+                        return res.once('drain', more);
+                }
+                res.end();
+            };
+            res.on('error', () => {});
+            more();
+        };
+        blocked = await U.startLoopbackRecorder({ fallback: serveInput,
+            routes: { '/big.fake': big(false), '/big-cl.fake': big(true) } });
+        const redirect = (to) => (req, res) => {
+            res.writeHead(302, { Location: to() });
             res.end();
-        } });
+        };
+        redirector = await U.startRecorder({
+            fallback: redirect(() => 'http://127.0.0.1:' + blocked.port + '/secret.fake'),
+            routes: {
+                '/loop': redirect(() => '/loop'),
+                '/to-file': redirect(() => 'file:///etc/passwd'),
+                '/to-gopher': redirect(() => 'gopher://127.0.0.1:' + blocked.port + '/_x'),
+            },
+        });
         cbServer = await U.startLoopbackRecorder({});
+        proxy = await U.startLoopbackRecorder({});
+        homeDir = U.tmpDir('convertd-home-');
+        fs.writeFileSync(path.join(homeDir, '.netrc'),
+            'machine 127.0.0.1 login netrcuser password netrcpass\ndefault login netrcuser password netrcpass\n',
+            { mode: 0o600 });
+        const proxyUrl = 'http://127.0.0.1:' + proxy.port;
         [server, allowB] = await Promise.all([
             startServer({ args: ['--test-converters', '--allow-url', '127.0.0.1:' + redirector.port] }),
-            startServer({ args: ['--test-converters', '--allow-url', '127.0.0.1:' + blocked.port] }),
+            startServer({ args: ['--test-converters', '--allow-url', '127.0.0.1:' + blocked.port,
+                '--max-upload-bytes', String(MAX_INPUT)],
+            env: { http_proxy: proxyUrl, HTTP_PROXY: proxyUrl, https_proxy: proxyUrl,
+                HTTPS_PROXY: proxyUrl, ALL_PROXY: proxyUrl, all_proxy: proxyUrl, NO_PROXY: '',
+                no_proxy: '', HOME: homeDir } }),
         ]);
         api = new U.Api(server);
     });
@@ -45,9 +85,11 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
                 s.cleanup();
             }
         }
-        for (const r of [blocked, redirector, cbServer])
+        for (const r of [blocked, redirector, cbServer, proxy])
             if (r)
                 await r.close();
+        if (homeDir)
+            fs.rmSync(homeDir, { recursive: true, force: true });
     });
 
     // create fake → txt, start input=download with `url`, then GET ?wait.
@@ -140,6 +182,65 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
             const r2 = await download(redirector.url('/x.fake'), allowB);
             expectBlocked(r2);
             expect(redirector.requests.length - b).to.equal(0);
+        });
+    });
+
+    describe('the fetcher (SEC-01)', function () {
+        let direct;
+
+        before(async function () {
+            direct = await download(blocked.url('/direct.fake'), allowB);
+        });
+
+        it('ignores http_proxy, HTTPS_PROXY and ALL_PROXY from its environment', function () {
+            expect(direct.fin.status, U.describeRes(direct.fin)).to.equal(200);
+            expect(blocked.requests.some((q) => q.url === '/direct.fake'), 'the direct download happened')
+                .to.equal(true);
+            expect(proxy.requests.map((q) => q.method + ' ' + q.url)).to.deep.equal([]);
+        });
+
+        it('sends no .netrc credentials', function () {
+            const q = blocked.requests.find((x) => x.url === '/direct.fake');
+            expect(q.headers).to.not.have.property('authorization');
+        });
+
+        it('a chunked input over --max-upload-bytes → 422 "too large"', async function () {
+            const r = await download(blocked.url('/big.fake'), allowB);
+            expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
+            expect(r.fin.json.step).to.equal('error');
+            expect(r.fin.json.message).to.match(/too large/i);
+        });
+
+        it('an input whose Content-Length is over --max-upload-bytes → 422 "too large"', async function () {
+            const r = await download(blocked.url('/big-cl.fake'), allowB);
+            expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
+            expect(r.fin.json.message).to.match(/too large/i);
+        });
+
+        it('a redirect loop on an allowed host ends in error 422 after at most 6 requests', async function () {
+            const before = redirector.requests.filter((q) => q.url === '/loop').length;
+            const r = await download(redirector.url('/loop'));
+            expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
+            expect(r.fin.json.step).to.equal('error');
+            const n = redirector.requests.filter((q) => q.url === '/loop').length - before;
+            expect(n).to.be.within(1, 6);
+        });
+
+        it('a redirect to file:///etc/passwd → 422, nothing of the file anywhere', async function () {
+            const r = await download(redirector.url('/to-file'));
+            expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
+            expect(r.fin.json.step).to.equal('error');
+            expect(r.fin.text).to.not.contain('root:');
+            const dl = await U.request({ url: U.abs(r.fin.json.output.url) });
+            expect(dl.status).to.not.equal(200);
+            expect(dl.text).to.not.contain('root:');
+        });
+
+        it('a redirect to gopher:// → 422 and the target is not contacted', async function () {
+            const before = blocked.requests.length;
+            const r = await download(redirector.url('/to-gopher'));
+            expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
+            expect(blocked.requests.length - before).to.equal(0);
         });
     });
 

@@ -72,7 +72,8 @@ function multipart(parts) {
 // One HTTP request on a fresh connection.
 // opts: {method, url, query (object|string appended), headers, and one body of: json (object,
 // or a string/Buffer sent as is with Content-Type application/json), form (object|string),
-// multipart ({body, contentType}), body (Buffer|string); timeout ms (default 15000)}.
+// multipart ({body, contentType}), body (Buffer|string); timeout ms (default 15000);
+// rawPath: send this path as is (no dot-segment normalisation by URL)}.
 // Resolves {status, headers, body, text, json (undefined when not JSON), ms}.
 function request(opts) {
     return new Promise((resolve, reject) => {
@@ -108,7 +109,7 @@ function request(opts) {
         let done = false;
         const req = http.request({
             method: opts.method || 'GET', host: u.hostname, port: u.port,
-            path: u.pathname + u.search, headers, agent: false,
+            path: opts.rawPath || u.pathname + u.search, headers, agent: false,
         }, (res) => {
             const chunks = [];
             res.on('data', (c) => chunks.push(c));
@@ -172,6 +173,7 @@ function parseResponses(buf) {
             const n = Number(r.headers['content-length']);
             r.body = buf.slice(p, p + n);
             r.incomplete = p + n > buf.length;
+            r.end = p + n;
             p += n;
         } else if (/chunked/i.test(r.headers['transfer-encoding'] || '')) {
             const parts = [];
@@ -219,10 +221,16 @@ function raw(port, parts, opts) {
         const t0 = Date.now();
         const sock = net.connect(port, '127.0.0.1');
         const chunks = [];
+        let received = 0;
         let done = false;
         let closed = false;
-        const finals = () => parseResponses(Buffer.concat(chunks))
-            .filter((r) => r.status >= 200 && !r.incomplete);
+        let parseAt = 0; // re-parse only once this many bytes arrived (big bodies stay linear)
+        const finals = () => {
+            const all = parseResponses(Buffer.concat(chunks));
+            const last = all[all.length - 1];
+            parseAt = last && last.incomplete && last.end ? last.end : received + 1;
+            return all.filter((r) => r.status >= 200 && !r.incomplete);
+        };
         const finish = () => {
             if (done)
                 return;
@@ -237,7 +245,8 @@ function raw(port, parts, opts) {
         const timer = setTimeout(finish, opts.timeout || 10000);
         sock.on('data', (d) => {
             chunks.push(d);
-            if (finals().length >= want)
+            received += d.length;
+            if (received >= parseAt && finals().length >= want)
                 finish();
         });
         sock.on('error', () => { closed = true; finish(); });

@@ -404,7 +404,76 @@ function workerPids(serverPid) {
     return out;
 }
 
+// --- a server whose data folder is a small tmpfs ---------------------------------------------
+
+// Start convertd inside `unshare -rm` with a tmpfs of `size` (e.g. '8m') mounted on its data
+// folder (the key is added inside the namespace). Returns an object shaped like a Server of
+// tests/lib/server.js: {proc, port, host, base, apikey, dataDir, log(), stop(), cleanup()}.
+// Resolves null when user+mount namespaces are not available here.
+async function startTmpfsServer(opts) {
+    const { spawn, spawnSync } = require('child_process');
+    const crypto = require('crypto');
+    const { BIN } = require('./server');
+    const probe = spawnSync('unshare', ['-rm', 'sh', '-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=1m tmpfs "$d" && umount "$d"; r=$?; rmdir "$d"; exit $r']);
+    if (probe.status !== 0)
+        return null;
+    const root = tmpDir('convertd-tmpfs-');
+    const dataDir = path.join(root, 'data');
+    fs.mkdirSync(dataDir);
+    const portFile = path.join(root, 'port');
+    const logFile = path.join(root, 'server.log');
+    const apikey = 'test-' + crypto.randomBytes(16).toString('hex');
+    const script = 'mount -t tmpfs -o size=' + opts.size + ' tmpfs "$1" && ' +
+        '"$0" keys add --key "$2" --email test@example.com --data-dir "$1" >/dev/null && ' +
+        'shift 2 && exec "$0" "$@"';
+    const log = fs.openSync(logFile, 'a');
+    const proc = spawn('unshare', ['-rm', 'sh', '-c', script, BIN, dataDir, apikey, 'serve',
+        '--listen', '127.0.0.1:0', '--port-file', portFile, '--data-dir', dataDir,
+        '--workers', String(opts.workers || 1), ...(opts.args || [])], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    const readLog = () => {
+        try {
+            return fs.readFileSync(logFile, 'utf8');
+        } catch (e) {
+            return '';
+        }
+    };
+    let port = 0;
+    const deadline = Date.now() + 10000;
+    while (!port && Date.now() < deadline) {
+        if (proc.exitCode !== null)
+            throw new Error('convertd (tmpfs) exited at start: ' + readLog());
+        try {
+            port = Number(fs.readFileSync(portFile, 'utf8').trim()) || 0;
+        } catch (e) { /* not yet */ }
+        if (!port)
+            await sleep(20);
+    }
+    if (!port) {
+        proc.kill('SIGKILL');
+        throw new Error('convertd (tmpfs) wrote no port file in 10 s: ' + readLog());
+    }
+    return {
+        proc, port, apikey, dataDir, host: '127.0.0.1:' + port, base: 'http://127.0.0.1:' + port,
+        log: readLog,
+        stop: async () => {
+            if (proc.exitCode !== null || proc.signalCode)
+                return;
+            proc.kill('SIGTERM');
+            const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+            await exited;
+            clearTimeout(t);
+        },
+        cleanup: () => {
+            if (!process.env.CONVERTD_KEEP_DATA)
+                fs.rmSync(root, { recursive: true, force: true });
+        },
+    };
+}
+
 module.exports = {
+    startTmpfsServer,
     sleep, abs, request, expectStatus, describeRes, Api, startRecorder, startLoopbackRecorder,
     rawRequest, crc32, pngChunk, pngBomb, pngSmall, tmpDir, vips, vipsheader, zipNames, workerPids,
 };

@@ -4,6 +4,7 @@
 const fs = require('fs');
 const { startServer } = require('../../lib/server');
 const { startFileServer } = require('../../lib/fileserver');
+const { ClientGuard } = require('../../lib/compat-client');
 const suite = require('../client-suite');
 
 describe('cloudconvert@1.1.2 own integration suite against convertd', function () {
@@ -12,6 +13,7 @@ describe('cloudconvert@1.1.2 own integration suite against convertd', function (
     const supported = new Map();
     const target = {
         host: null,
+        guard: new ClientGuard(),
         supports: (pair) => supported.get(suite.pairKey(pair)) === true,
     };
     const savedEnv = {};
@@ -19,6 +21,7 @@ describe('cloudconvert@1.1.2 own integration suite against convertd', function (
     let files;
 
     before(async function () {
+        target.guard.install();
         // the suite's remote logo_96x60.png, served locally from the client's own input.png
         files = await startFileServer(null, {
             [suite.LOCAL_INPUT_PATH]: (req, res) => {
@@ -45,6 +48,10 @@ describe('cloudconvert@1.1.2 own integration suite against convertd', function (
     });
 
     after(async function () {
+        // the suite does not wait for its cleanup requests: let them end before the server stops
+        const aborted = await target.guard.release(5000);
+        if (aborted > 0)
+            console.log('      (aborted ' + aborted + ' client request(s) still open after the suite)');
         for (const [name, value] of Object.entries(savedEnv)) {
             if (value === undefined)
                 delete process.env[name];

@@ -12,6 +12,7 @@ const CloudConvert = require('cloudconvert');
 const Process = require('cloudconvert/lib/process');
 const { startServer } = require('../../lib/server');
 const { startFileServer } = require('../../lib/fileserver');
+const { ClientGuard } = require('../../lib/compat-client');
 
 // The client's own fixture: a 500x500 RGBA PNG (checked with vipsheader).
 const CLIENT_PNG = path.join(path.dirname(require.resolve('cloudconvert/package.json')),
@@ -20,13 +21,14 @@ const CLIENT_PNG = path.join(path.dirname(require.resolve('cloudconvert/package.
 let srv;
 let files;
 let tmp;
+const guard = new ClientGuard();
 
 // An Api instance of the official client aimed at the test server. key: undefined → no key.
 function newApi(key) {
     const api = new CloudConvert(key);
     api.endpoint = srv.host;
     api.protocol = 'http';
-    return api;
+    return guard.track(api);
 }
 
 function keyedApi() {
@@ -100,6 +102,7 @@ describe('official client cloudconvert@1.1.2', function () {
     this.timeout(20000);
 
     before(async function () {
+        guard.install();
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'convertd-client-'));
         const src = path.join(tmp, 'src');
         fs.mkdirSync(src);
@@ -131,6 +134,7 @@ describe('official client cloudconvert@1.1.2', function () {
     });
 
     after(async function () {
+        await guard.release(5000);
         if (srv) {
             await srv.stop();
             srv.cleanup();
