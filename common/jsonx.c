@@ -2,6 +2,8 @@
 /* jsonx.c - jansson helpers for the contract's lenient values (compat-notes C4). */
 #include "common/jsonx.h"
 
+#include "common/buf.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -180,4 +182,28 @@ int jsonx_text_depth(const char *text, size_t len)
         }
     }
     return max;
+}
+
+void jsonx_append_string(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_append(b, "\"", 1);
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue;
+        buf_append(b, run, (size_t)((const char *)p - run));
+        char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+        if (*p == '"' || *p == '\\') {
+            esc[1] = (char)*p;
+            esc[2] = 0;
+        } else if (*p == '\n') {
+            esc[1] = 'n';
+            esc[2] = 0;
+        }
+        buf_appends(b, esc);
+        run = (const char *)p + 1;
+    }
+    buf_appends(b, run);
+    buf_append(b, "\"", 1);
 }

@@ -30,6 +30,10 @@ const char *jsonx_str(const json_t *v);
 /* json_object_get(obj, key) that tolerates obj == NULL or a non-object. */
 json_t *jsonx_get(const json_t *obj, const char *key);
 
+/* Append s as a JSON string literal (quotes and escapes) to b. s must be valid UTF-8. */
+struct buf;
+void jsonx_append_string(struct buf *b, const char *s);
+
 /* Maximum nesting depth of a JSON text, computed without recursion (counts [ and { outside
  * strings). Used to refuse deep documents before jansson's recursive parser sees them. */
 int jsonx_text_depth(const char *text, size_t len);

@@ -171,6 +171,7 @@ void process_fini(struct process *p)
     free(p->inputformat);
     free(p->outputformat);
     free(p->message);
+    free(p->doc_text);
     json_decref(p->doc);
     json_decref(p->job);
     memset(p, 0, sizeof *p);
@@ -223,33 +224,93 @@ int process_http_status(const struct process *p)
     return p->code == 400 ? 400 : 422;
 }
 
-json_t *process_status_json(const struct process *p)
+/* The doc object as text. New string. */
+static char *doc_text(const struct process *p)
 {
-    json_t *s = json_object();
-    json_object_set_new(s, "id", json_string(p->id));
-    json_object_set_new(s, "url", json_sprintf("%s/process/%s", p->base, p->id));
+    if (p->doc_text)
+        return xstrdup(p->doc_text);
+    char *text = p->doc ? json_dumps(p->doc, JSON_COMPACT) : NULL;
+    return text ? text : xstrdup("{}");
+}
+
+/* The status is written as text: it is the hottest response of the server, and the row's doc
+ * column already holds most of it as JSON text, so nothing is parsed or rebuilt. */
+char *process_status_text(const struct process *p, bool with_code)
+{
+    struct buf b = BUF_INIT;
+    buf_appends(&b, "{\"id\":");
+    jsonx_append_string(&b, p->id);
+    buf_appends(&b, ",\"url\":");
+    char *url = xasprintf("%s/process/%s", p->base, p->id);
+    jsonx_append_string(&b, url);
+    free(url);
     /* spec: percent is a JSON number, exactly 100 at finished */
-    json_object_set_new(s, "percent", p->step == STEP_FINISHED ? json_integer(100)
-                                      : p->percent == (double)(int64_t)p->percent
-                                          ? json_integer((json_int_t)p->percent)
-                                          : json_real(p->percent));
-    json_t *msg = json_string(p->message ? p->message : "");
-    json_object_set_new(s, "message", msg ? msg : json_string("(message not valid UTF-8)"));
-    json_object_set_new(s, "step", json_string(process_step_name(p->step)));
-    json_object_set_new(s, "starttime", json_integer(p->starttime ? p->starttime : p->created));
-    json_object_set_new(s, "expire", json_integer(p->expire));
-    const char *key;
-    json_t *value;
-    json_object_foreach(p->doc, key, value) json_object_set(s, key, value);
-    json_t *output = json_object_get(s, "output");
-    if (json_is_object(output) && json_object_get(output, "filename")) {
-        output = json_deep_copy(output);
-        json_object_set_new(output, "downloads", json_integer(p->downloads));
-        json_object_set_new(s, "output", output);
+    if (p->step == STEP_FINISHED)
+        buf_appends(&b, ",\"percent\":100");
+    else if (p->percent == (double)(int64_t)p->percent)
+        buf_printf(&b, ",\"percent\":%lld", (long long)p->percent);
+    else
+        buf_printf(&b, ",\"percent\":%.10g", p->percent);
+    buf_appends(&b, ",\"message\":");
+    jsonx_append_string(&b, p->message ? p->message : "");
+    buf_printf(&b, ",\"step\":\"%s\",\"starttime\":%lld,\"expire\":%lld",
+               process_step_name(p->step), (long long)(p->starttime ? p->starttime : p->created),
+               (long long)p->expire);
+    char *doc = doc_text(p);
+    /* doc is an object: splice its members in ("{}" has none). */
+    const char *inner = doc + 1;
+    size_t inner_len = strlen(doc) >= 2 ? strlen(doc) - 2 : 0;
+    if (inner_len > 0) {
+        buf_appends(&b, ",");
+        buf_append(&b, inner, inner_len);
     }
+    free(doc);
     if (process_is_final(p) && p->endtime)
-        json_object_set_new(s, "endtime", json_integer(p->endtime));
-    return s;
+        buf_printf(&b, ",\"endtime\":%lld", (long long)p->endtime);
+    if (with_code && p->step == STEP_ERROR) {
+        /* compat G3/K2: a failed process answers its whole status plus code; node and php
+         * read "error", py reads "message": both carry the same text. */
+        buf_printf(&b, ",\"code\":%d,\"error\":", process_http_status(p));
+        jsonx_append_string(&b, p->message ? p->message : "error");
+    }
+    buf_appends(&b, "}");
+    return buf_steal(&b);
+}
+
+int process_load_status(const char *id, struct process *p, struct err *err)
+{
+    /* Only what the status shows; doc arrives as text (output.downloads is kept in it). */
+    static const char sql[] =
+        "SELECT id, base, step, percent, message, code, created, starttime, endtime, expire, doc "
+        "FROM processes WHERE id = ?";
+    memset(p, 0, sizeof *p);
+    if (!id || !id_is_valid(id))
+        return err_set(err, ERR_NOTFOUND, "Process not found");
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+            return err_set(err, ERR_NOTFOUND, "Process not found");
+        return err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(rc));
+    }
+    p->id = col_text(st, 0);
+    p->base = col_text(st, 1);
+    int step = process_step_from_name((const char *)sqlite3_column_text(st, 2));
+    p->step = step < 0 ? STEP_ERROR : (enum process_step)step;
+    p->percent = sqlite3_column_double(st, 3);
+    p->message = col_text(st, 4);
+    p->code = sqlite3_column_int(st, 5);
+    p->created = sqlite3_column_int64(st, 6);
+    p->starttime = sqlite3_column_int64(st, 7);
+    p->endtime = sqlite3_column_int64(st, 8);
+    p->expire = sqlite3_column_int64(st, 9);
+    p->doc_text = col_text(st, 10);
+    sqlite3_reset(st);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ small SQL helpers */
@@ -506,6 +567,16 @@ static void queue_remove(const char *id)
         }
     }
     pthread_mutex_unlock(&queue_lock);
+}
+
+static bool queue_contains(const char *id)
+{
+    pthread_mutex_lock(&queue_lock);
+    bool found = false;
+    for (struct qitem *q = queue_head; q && !found; q = q->next)
+        found = strcmp(q->id, id) == 0;
+    pthread_mutex_unlock(&queue_lock);
+    return found;
 }
 
 static bool queue_full(void)
@@ -948,7 +1019,10 @@ void process_output_served(const char *id, const char *name, bool claimed)
 {
     static const char sql_gone[] =
         "UPDATE outputs SET state = 2 WHERE process_id = ? AND name = ?";
-    static const char sql_count[] = "UPDATE processes SET downloads = downloads + 1 WHERE id = ?";
+    /* The count lives in doc too, so the status is served straight from the doc text. */
+    static const char sql_count[] =
+        "UPDATE processes SET downloads = downloads + 1, doc = json_set(doc, "
+        "'$.output.downloads', downloads + 1) WHERE id = ?";
     struct err err = ERR_INIT;
     sqlite3_stmt *st = db_stmt(sql_count, &err);
     if (st) {
@@ -1150,6 +1224,7 @@ static int finalize_outputs(const struct process *p, json_t **output, struct err
         json_object_set_new(doc_out, "filename", json_sprintf("%s.zip", base));
         json_object_set_new(doc_out, "ext", json_string("zip"));
         json_object_set_new(doc_out, "size", json_integer(zip_size));
+        json_object_set_new(doc_out, "downloads", json_integer(0));
         json_object_set_new(doc_out, "files", list);
     } else {
         char *stem, *ext;
@@ -1157,6 +1232,7 @@ static int finalize_outputs(const struct process *p, json_t **output, struct err
         json_object_set_new(doc_out, "filename", json_string(files[0].dst));
         json_object_set_new(doc_out, "ext", json_string(ext));
         json_object_set_new(doc_out, "size", json_integer(total));
+        json_object_set_new(doc_out, "downloads", json_integer(0));
         free(stem);
         free(ext);
         json_decref(list);
@@ -1509,6 +1585,23 @@ static void reap_once(void)
         char *dir = job_dir(ids[i]);
         fsx_rm_rf(dir);
         free(dir);
+    }
+    free_ids(ids);
+    /* A process in wait that is neither queued nor owned (its queueing thread lost a
+     * database race) is queued again; the wait → convert compare-and-set makes a double
+     * entry harmless. */
+    static const char sql_wait[] = "SELECT id FROM processes WHERE step = 'wait' AND ?1 > 0 "
+                                   "LIMIT 256";
+    ids = select_ids(sql_wait, 1, &err);
+    for (size_t i = 0; ids && ids[i]; i++) {
+        pthread_mutex_lock(&active_lock);
+        bool owned = active_find_locked(ids[i]) != NULL;
+        pthread_mutex_unlock(&active_lock);
+        if (!owned && !queue_contains(ids[i])) {
+            log_warn("process %s was in wait without a queue entry: queued again",
+                     log_id(ids[i]));
+            queue_push(ids[i]);
+        }
     }
     free_ids(ids);
     /* Delivered (or abandoned) callbacks are history. */

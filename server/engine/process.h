@@ -46,6 +46,7 @@ struct process {
     int save;
     int64_t downloads;
     json_t *doc; /* tag, input, converter, output, info, group */
+    char *doc_text; /* process_load_status only: doc as text (doc and job stay NULL) */
     json_t *job; /* engine-only: what is needed to run it */
 };
 
@@ -56,8 +57,12 @@ int process_load(const char *id, struct process *p, struct err *err);
 int process_load_by_token(const char *kind, const char *token, struct process *p,
                           struct err *err);
 
-/* The status object of the contract (no "code"). New reference. */
-json_t *process_status_json(const struct process *p);
+/* Load only what the status shows (the fast path of GET /process/ID). */
+int process_load_status(const char *id, struct process *p, struct err *err);
+
+/* The status object of the contract as JSON text; with_code adds "code" and "error" to a
+ * failed process (its HTTP answer). New string. */
+char *process_status_text(const struct process *p, bool with_code);
 /* 200, or 400/422 for a failed process. */
 int process_http_status(const struct process *p);
 bool process_is_final(const struct process *p);

@@ -68,15 +68,7 @@ static char *absolute_url(const char *url)
 
 enum MHD_Result api_reply_status(struct MHD_Connection *c, const struct process *p)
 {
-    json_t *s = process_status_json(p);
-    int status = process_http_status(p);
-    if (status != 200) {
-        /* compat G3/K2: a failed process answers its whole status plus code; node and php
-         * read "error", py reads "message": both carry the same text. */
-        json_object_set_new(s, "code", json_integer(status));
-        json_object_set_new(s, "error", json_string(p->message ? p->message : "error"));
-    }
-    return reply_json(c, (unsigned)status, s);
+    return reply_json_text(c, (unsigned)process_http_status(p), process_status_text(p, true));
 }
 
 /* Canonical format from a parameter; NULL when absent. -1 with err when malformed. */
@@ -585,7 +577,7 @@ enum MHD_Result api_status(struct MHD_Connection *c, struct request *r)
         return answer_or_wait(c, r);
     }
     struct process p;
-    if (process_load(r->m.id, &p, &err) < 0)
+    if (process_load_status(r->m.id, &p, &err) < 0)
         return reply_err(c, &err);
     enum MHD_Result ret = api_reply_status(c, &p);
     process_fini(&p);

@@ -34,7 +34,6 @@
 #include "server/engine/process.h"
 #include "server/engine/waiters.h"
 #include "server/http/api.h"
-#include "server/http/auth.h"
 #include "server/http/multipart.h"
 #include "server/http/params.h"
 #include "server/http/reply.h"
@@ -364,35 +363,6 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r)
     return reply_error(c, MHD_HTTP_NOT_FOUND, "Not found");
 }
 
-static bool needs_key(enum route_id route)
-{
-    return route == ROUTE_CREATE || route == ROUTE_CONVERT || route == ROUTE_PROCESSES ||
-           route == ROUTE_USER;
-}
-
-/* A request whose body could not be read. spec "Auth": on endpoints that need a key, the key
- * is checked before any other validation, so a bad body without a (header or query) key is
- * a 401; size limits stay 413. */
-static enum MHD_Result reply_body_error(struct MHD_Connection *c, struct request *r)
-{
-    if (needs_key(r->m.route) && r->m.method_allowed && r->err.code == ERR_BADPARAM) {
-        struct err aerr = ERR_INIT;
-        int64_t key_id;
-        json_t *saved = r->params;
-        struct err body_err = r->err;
-        r->params = json_object();
-        err_clear(&r->err);
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
-        int rc = auth_check(c, r->params, &key_id, NULL, &aerr);
-        json_decref(r->params);
-        r->params = saved;
-        r->err = body_err;
-        if (rc < 0)
-            return reply_err(c, &aerr);
-    }
-    return reply_err(c, &r->err);
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -438,7 +408,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             finish_body(c, r);
     }
     if (r->err.code)
-        return reply_body_error(c, r);
+        return reply_err(c, &r->err);
     return dispatch(c, r);
 }
 

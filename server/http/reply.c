@@ -57,6 +57,22 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
     return queue(c, status, r);
 }
 
+enum MHD_Result reply_json_text(struct MHD_Connection *c, unsigned status, char *text)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    if (!add_common_headers(r) ||
+        MHD_add_response_header(r, "Content-Type", JSON_TYPE) != MHD_YES) {
+        MHD_destroy_response(r);
+        return MHD_NO;
+    }
+    return queue(c, status, r);
+}
+
 enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *body)
 {
     return send_json(c, status, body, NULL);

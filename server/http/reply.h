@@ -14,6 +14,9 @@
 /* Queue a JSON body (steals the reference to body). */
 enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *body);
 
+/* Queue JSON text (takes ownership of text, a malloc'd string). */
+enum MHD_Result reply_json_text(struct MHD_Connection *c, unsigned status, char *text);
+
 /* {"error": msg, "code": status}. */
 enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *msg);
 

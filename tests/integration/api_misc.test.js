@@ -142,6 +142,7 @@ describe('delete, lists, errors, presets (I, J, K, L4)', function () {
             older = (await startedUpload()).proc;
             await H.sleep(1100);
             newer = (await startedUpload()).proc;
+            await H.sleep(1100);
             done = (await api.convertOk('png', 'jpg', pngBytes, 'list.png')).status;
             list = H.expectJson(await H.request({ url: server.base + '/processes',
                 query: { apikey: server.apikey } }));

@@ -38,12 +38,12 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
     }
 
     // /convert with the file as a multipart part and ?wait; resolves the response.
-    function convertFile(inputformat, outputformat, bytes, filename, extra) {
+    function convertFile(inputformat, outputformat, bytes, filename, extra, timeout) {
         return H.request({ method: 'POST', url: url('/convert'), headers: auth(),
             query: Object.assign({ inputformat, outputformat, wait: 'true' }, extra || {}),
             multipart: H.multipart([{ name: 'file', filename: filename || 'in.' + inputformat,
                 data: bytes }]),
-            timeout: 15000 });
+            timeout: timeout || 15000 });
     }
 
     function download(output) {
@@ -1335,6 +1335,14 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
         FILE_CASES.push({ name: 'tiff with 5 pages (under the cap) converts',
             request: { inputformat: 'tiff', data: () => H.tiffPages(2, 2, 5) },
             expect: { status: 200, within: 5000 } });
+        // 500 one-pixel pages (114 KB) become 500 PNG files: the work must stay linear in the
+        // page count (GIF with 999 frames takes ~1.5 s).
+        FILE_CASES.push({ name: 'tiff with 500 one-pixel pages to png (multi-file output) within 5 s',
+            request: { inputformat: 'tiff', data: () => H.tiffPages(1, 1, 500) },
+            expect: { status: [200, 422], within: 5000 } });
+        FILE_CASES.push({ name: 'gif with 999 frames (under the cap) to png within 5 s',
+            request: { inputformat: 'gif', data: () => H.gifFrames(4, 4, 999) },
+            expect: { status: [200, 422], within: 5000 } });
         FILE_CASES.push({ name: 'svg billion laughs (9 levels × 10)',
             request: { inputformat: 'svg', data: () => H.svgLaughs(9, 10) },
             expect: { status: [200, 422], within: 5000 } });
@@ -1367,7 +1375,7 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
             it(c.name, async function () {
                 const t0 = Date.now();
                 const res = await convertFile(c.request.inputformat, c.request.outputformat || 'png',
-                    c.request.data(), 'in.' + c.request.inputformat);
+                    c.request.data(), 'in.' + c.request.inputformat, undefined, 20000);
                 const ms = Date.now() - t0;
                 alive();
                 const statuses = Array.isArray(c.expect.status) ? c.expect.status : [c.expect.status];

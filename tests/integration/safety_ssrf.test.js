@@ -177,6 +177,21 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
             expect(dl.body.equals(INPUT)).to.equal(true);
         });
 
+        it('40 downloads in a row all finish (no job lost between download and queue)', async function () {
+            const a = new U.Api(allowB);
+            for (let i = 0; i < 40; i++) {
+                const proc = await a.create({ inputformat: 'fake', outputformat: 'txt' });
+                U.expectStatus(await a.start(proc, { input: 'download', file: blocked.url('/n' + i + '.fake'),
+                    filename: 'n.fake' }), 200);
+                const fin = await a.status(proc, true, 5000).catch(async (e) => {
+                    const now = await a.status(proc);
+                    throw new Error('download ' + i + ': no final answer in 5 s (' + e.message +
+                        '); status now: ' + U.describeRes(now));
+                });
+                expect(fin.json.step, 'download ' + i + ': ' + U.describeRes(fin)).to.equal('finished');
+            }
+        });
+
         it('another port on the same address stays blocked', async function () {
             const b = redirector.requests.length;
             const r2 = await download(redirector.url('/x.fake'), allowB);

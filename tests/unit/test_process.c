@@ -46,6 +46,17 @@ START_TEST(test_step_table)
 }
 END_TEST
 
+/* The status text must be one valid JSON object. */
+static json_t *status_of(const struct process *p, bool with_code)
+{
+    char *text = process_status_text(p, with_code);
+    json_error_t e;
+    json_t *s = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    ck_assert_msg(s != NULL, "status is not JSON: %s (%s)", e.text, text);
+    free(text);
+    return s;
+}
+
 static void fill(struct process *p, enum process_step step)
 {
     memset(p, 0, sizeof *p);
@@ -53,14 +64,14 @@ static void fill(struct process *p, enum process_step step)
     p->base = xstrdup("//example.test:8080");
     p->step = step;
     p->percent = 42.5;
-    p->message = xstrdup("Converting file");
+    p->message = xstrdup("Converting \"a\\b\"\n");
     p->created = 1000;
     p->starttime = 1001;
     p->endtime = 1010;
     p->expire = 2000;
     p->downloads = 3;
-    p->doc = json_pack("{s:{s:s}, s:{s:s, s:s}}", "input", "type", "upload", "output", "url",
-                       "//example.test:8080/download/X", "filename", "a.png");
+    p->doc = json_pack("{s:{s:s}, s:{s:s, s:s, s:i}}", "input", "type", "upload", "output", "url",
+                       "//example.test:8080/download/X", "filename", "a.png", "downloads", 3);
     p->job = json_object();
 }
 
@@ -68,7 +79,8 @@ START_TEST(test_status_running)
 {
     struct process p;
     fill(&p, STEP_CONVERT);
-    json_t *s = process_status_json(&p);
+    json_t *s = status_of(&p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(s, "message")), "Converting \"a\\b\"\n");
     ck_assert_str_eq(json_string_value(json_object_get(s, "url")),
                      "//example.test:8080/process/AAAAAAAAAAAAAAAAAAAAAAAA");
     ck_assert_str_eq(json_string_value(json_object_get(s, "step")), "convert");
@@ -81,6 +93,7 @@ START_TEST(test_status_running)
     json_t *out = json_object_get(s, "output");
     ck_assert_int_eq(json_integer_value(json_object_get(out, "downloads")), 3);
     ck_assert_ptr_null(json_object_get(s, "error"));
+    ck_assert_ptr_null(json_object_get(s, "code"));
     ck_assert_int_eq(process_http_status(&p), 200);
     ck_assert(!process_is_final(&p));
     json_decref(s);
@@ -92,7 +105,7 @@ START_TEST(test_status_finished_and_failed)
 {
     struct process p;
     fill(&p, STEP_FINISHED);
-    json_t *s = process_status_json(&p);
+    json_t *s = status_of(&p, true);
     /* spec: percent is exactly 100 at finished, as a JSON number */
     ck_assert(json_is_integer(json_object_get(s, "percent")));
     ck_assert_int_eq(json_integer_value(json_object_get(s, "percent")), 100);
@@ -102,6 +115,15 @@ START_TEST(test_status_finished_and_failed)
     p.step = STEP_ERROR;
     p.code = 400;
     ck_assert_int_eq(process_http_status(&p), 400);
+    /* A failed status carries code and error (the same text as message). */
+    s = status_of(&p, true);
+    ck_assert_int_eq(json_integer_value(json_object_get(s, "code")), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(s, "error")),
+                     json_string_value(json_object_get(s, "message")));
+    json_decref(s);
+    s = status_of(&p, false);
+    ck_assert_ptr_null(json_object_get(s, "code"));
+    json_decref(s);
     p.code = 422;
     ck_assert_int_eq(process_http_status(&p), 422);
     p.code = 0;
