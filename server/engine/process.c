@@ -396,6 +396,40 @@ static int queue_callback(const char *id, const char *step, struct err *err)
     return rc;
 }
 
+/* Run the bound UPDATE st that moves id to its final step (finished or error) in one
+ * transaction with the process's callback row (the outbox, SEC-25); then wake the waiters
+ * and the callback dispatcher. False when the row was not in a step the UPDATE accepts. */
+static bool commit_final(const char *id, const char *step, sqlite3_stmt *st)
+{
+    struct err err = ERR_INIT;
+    bool changed = false;
+    if (db_begin(&err) < 0) {
+        sqlite3_reset(st);
+        goto out;
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    changed = rc == SQLITE_DONE && sqlite3_changes(db_conn(&err)) == 1;
+    if (rc != SQLITE_DONE)
+        err_set(&err, ERR_INTERNAL, "db: %s", sqlite3_errstr(rc));
+    if (changed && queue_callback(id, step, &err) < 0) {
+        db_rollback();
+        changed = false;
+        goto out;
+    }
+    if (db_commit(&err) < 0)
+        changed = false;
+out:
+    if (err.code)
+        log_error("process %s: cannot record step %s: %s", log_id(id), step, err.msg);
+    if (changed) {
+        waiters_notify(id);
+        callback_kick();
+    }
+    return changed;
+}
+
 /* Any non-final step → error with code 422; code 400 is a rejected start and only applies to a
  * process nobody started yet (two starts racing: the valid one must not be undone). */
 static bool fail_process(const char *id, int code, const char *message)
@@ -406,40 +440,20 @@ static bool fail_process(const char *id, int code, const char *message)
     static const char sql_unstarted[] =
         "UPDATE processes SET step = 'error', code = ?2, message = ?3, endtime = ?4, "
         "expire = ?4 + ?5, started = 1 WHERE id = ?1 AND started = 0";
-    const char *sql = code == 400 ? sql_unstarted : sql_any;
     struct err err = ERR_INIT;
-    int64_t now = time_now();
-    bool changed = false;
-    if (db_begin(&err) < 0)
-        goto out;
-    sqlite3_stmt *st = db_stmt(sql, &err);
+    sqlite3_stmt *st = db_stmt(code == 400 ? sql_unstarted : sql_any, &err);
     if (!st) {
-        db_rollback();
-        goto out;
+        log_error("process %s: cannot record failure: %s", log_id(id), err.msg);
+        return false;
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, code);
     sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 4, time_now());
     sqlite3_bind_int64(st, 5, g_config->expire_seconds);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    changed = rc == SQLITE_DONE && sqlite3_changes(db_conn(&err)) == 1;
-    if (changed && queue_callback(id, "error", &err) < 0) {
-        db_rollback();
-        changed = false;
-        goto out;
-    }
-    if (db_commit(&err) < 0)
-        changed = false;
-out:
-    if (err.code)
-        log_error("process %s: cannot record failure: %s", log_id(id), err.msg);
-    if (changed) {
+    bool changed = commit_final(id, "error", st);
+    if (changed)
         log_info("process %s failed: %s", log_id(id), message);
-        waiters_notify(id);
-        callback_kick();
-    }
     return changed;
 }
 
@@ -1287,43 +1301,22 @@ static bool finish_process(const char *id, json_t *output, json_t *info)
         "json_set(doc, '$.output', json(?4)) ELSE json_set(doc, '$.output', json(?4), "
         "'$.info', json(?5)) END WHERE id = ?1 AND step = 'output'";
     struct err err = ERR_INIT;
-    char *out_text = json_dumps(output ? output : json_object(), JSON_COMPACT);
-    char *info_text = info ? json_dumps(info, JSON_COMPACT) : NULL;
-    bool changed = false;
-    if (db_begin(&err) < 0)
-        goto out;
     sqlite3_stmt *st = db_stmt(sql, &err);
     if (!st) {
-        db_rollback();
-        goto out;
+        log_error("process %s: cannot finish: %s", log_id(id), err.msg);
+        return false;
     }
-    int64_t now = time_now();
+    char *out_text = output ? json_dumps(output, JSON_COMPACT) : xstrdup("{}");
+    char *info_text = info ? json_dumps(info, JSON_COMPACT) : NULL;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 2, time_now());
     sqlite3_bind_int64(st, 3, g_config->expire_seconds);
     sqlite3_bind_text(st, 4, out_text, -1, SQLITE_STATIC);
     if (info_text)
         sqlite3_bind_text(st, 5, info_text, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    changed = rc == SQLITE_DONE && sqlite3_changes(db_conn(&err)) == 1;
-    if (changed && queue_callback(id, "finished", &err) < 0) {
-        db_rollback();
-        changed = false;
-        goto out;
-    }
-    if (db_commit(&err) < 0)
-        changed = false;
-out:
-    if (err.code)
-        log_error("process %s: cannot finish: %s", log_id(id), err.msg);
+    bool changed = commit_final(id, "finished", st);
     free(out_text);
     free(info_text);
-    if (changed) {
-        waiters_notify(id);
-        callback_kick();
-    }
     return changed;
 }
 

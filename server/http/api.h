@@ -26,6 +26,10 @@ enum MHD_Result api_user(struct MHD_Connection *c, struct request *r);
  * token and the process state so a bad upload is refused before its body is read. */
 int api_upload_precheck(struct MHD_Connection *c, struct request *r, struct err *err);
 
+/* Suspend r until process p (loaded by the caller, not final) ends or the wait deadline
+ * passes; the handler runs again then. */
+enum MHD_Result api_suspend(struct MHD_Connection *c, struct request *r, const struct process *p);
+
 /* Reply with a process's status (200, or 400/422 with "code" and "error" for a failed one).*/
 enum MHD_Result api_reply_status(struct MHD_Connection *c, const struct process *p);
 

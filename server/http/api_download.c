@@ -94,23 +94,9 @@ enum MHD_Result api_download(struct MHD_Connection *c, struct request *r)
         return reply_err(c, &err);
     if (!process_is_final(&p) && !r->wait_expired) {
         /* spec "Downloads": requested before the output exists → block until it does. */
-        if (!r->wait_deadline_ms) {
-            int64_t timeout = json_integer_value(json_object_get(p.job, "timeout"));
-            if (timeout <= 0)
-                timeout = g_config->default_timeout;
-            if (p.step == STEP_INPUT)
-                timeout += g_config->upload_timeout;
-            r->wait_deadline_ms = time_mono_ms() + (timeout + 60) * 1000;
-        }
         r->state = DL_WAITING;
-        char *id = xstrdup(p.id);
-        process_fini(&p);
-        waiters_add(c, id, r->wait_deadline_ms, &r->wait_expired);
-        if (process_load(id, &p, &err) < 0 || process_is_final(&p))
-            waiters_notify(id);
-        process_fini(&p);
-        free(id);
-        return MHD_YES;
+        ret = api_suspend(c, r, &p);
+        goto out;
     }
     if (p.step != STEP_FINISHED) {
         /* Failed (the hosted API answered the failed status here too) or still running after

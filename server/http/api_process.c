@@ -453,6 +453,28 @@ static int wait_kind_of(const json_t *params, enum wait_kind *kind, struct err *
     return 0;
 }
 
+enum MHD_Result api_suspend(struct MHD_Connection *c, struct request *r, const struct process *p)
+{
+    struct err err = ERR_INIT;
+    struct process q;
+    /* spec: a wait lasts until the process timeout + 60 s (plus the upload time while the
+     * process still waits for its file), then answers the current status. */
+    if (!r->wait_deadline_ms) {
+        int64_t timeout = json_integer_value(json_object_get(p->job, "timeout"));
+        if (timeout <= 0)
+            timeout = g_config->default_timeout;
+        if (p->step == STEP_INPUT)
+            timeout += g_config->upload_timeout;
+        r->wait_deadline_ms = time_mono_ms() + (timeout + 60) * 1000;
+    }
+    waiters_add(c, p->id, r->wait_deadline_ms, &r->wait_expired);
+    /* The process may have ended between the caller's load and the registration. */
+    if (process_load_status(p->id, &q, &err) < 0 || process_is_final(&q))
+        waiters_notify(p->id);
+    process_fini(&q);
+    return MHD_YES;
+}
+
 /* Answer a request waiting on process r->wait_id, or suspend it until the process ends
  * (spec "Status": ?wait blocks until the process timeout + 60 s, then answers the current
  * status). */
@@ -464,21 +486,9 @@ static enum MHD_Result answer_or_wait(struct MHD_Connection *c, struct request *
         return reply_err(c, &err);
     enum MHD_Result ret;
     if (!process_is_final(&p) && !r->wait_expired) {
-        if (!r->wait_deadline_ms) {
-            int64_t timeout = json_integer_value(json_object_get(p.job, "timeout"));
-            if (timeout <= 0)
-                timeout = g_config->default_timeout;
-            if (p.step == STEP_INPUT)
-                timeout += g_config->upload_timeout;
-            r->wait_deadline_ms = time_mono_ms() + (timeout + 60) * 1000;
-        }
+        ret = api_suspend(c, r, &p);
         process_fini(&p);
-        waiters_add(c, r->wait_id, r->wait_deadline_ms, &r->wait_expired);
-        /* The process may have ended between the load and the registration. */
-        if (process_load(r->wait_id, &p, &err) < 0 || process_is_final(&p))
-            waiters_notify(r->wait_id);
-        process_fini(&p);
-        return MHD_YES;
+        return ret;
     }
     if ((r->state == WAIT_REDIRECT || r->state == WAIT_REDIRECT_INLINE) &&
         p.step == STEP_FINISHED) {

@@ -19,6 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +43,102 @@
 
 #define MIN_BODY_RATE (16 * 1024) /* bytes/s a body must average after its first 30 s */
 
+#define HEADER_DEADLINE_MS 10000 /* SEC-19: a request's headers complete within 10 s */
+
 static struct MHD_Daemon *daemon_;
 static int bound_port;
+
+/* ------------------------------------------------------------------ header deadline
+ * libmicrohttpd only knows an idle timeout, so a client sending one header line every few
+ * seconds could hold a connection forever. Every connection is watched from accept (and
+ * again after each answered request, for keep-alive) until its next request's headers are
+ * complete; past the deadline a watchdog thread shuts the socket down, which libmicrohttpd
+ * then cleans up as a dead connection. The list entry is removed when libmicrohttpd
+ * reports the connection closed, which happens before it closes the socket. */
+
+struct conn_watch {
+    struct conn_watch *next, **pprev;
+    int fd;
+    int64_t since_ms;
+    bool in_request;
+};
+
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cond = PTHREAD_COND_INITIALIZER;
+static struct conn_watch *watch_list;
+static pthread_t watch_thread;
+static bool watch_stopping, watch_running;
+
+static struct conn_watch *conn_watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void conn_watch_set(struct MHD_Connection *c, bool in_request)
+{
+    struct conn_watch *w = conn_watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&watch_lock);
+    w->in_request = in_request;
+    w->since_ms = time_mono_ms();
+    pthread_mutex_unlock(&watch_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info)
+            return;
+        struct conn_watch *w = xcalloc(1, sizeof *w);
+        w->fd = info->connect_fd;
+        w->since_ms = time_mono_ms();
+        pthread_mutex_lock(&watch_lock);
+        w->next = watch_list;
+        if (watch_list)
+            watch_list->pprev = &w->next;
+        w->pprev = &watch_list;
+        watch_list = w;
+        pthread_mutex_unlock(&watch_lock);
+        *socket_context = w;
+    } else if (*socket_context) {
+        struct conn_watch *w = *socket_context;
+        pthread_mutex_lock(&watch_lock);
+        *w->pprev = w->next;
+        if (w->next)
+            w->next->pprev = w->pprev;
+        pthread_mutex_unlock(&watch_lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&watch_lock);
+    while (!watch_stopping) {
+        int64_t now = time_mono_ms();
+        for (struct conn_watch *w = watch_list; w; w = w->next) {
+            if (!w->in_request && now - w->since_ms > HEADER_DEADLINE_MS) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->since_ms = INT64_MAX / 2; /* once is enough */
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&watch_cond, &watch_lock, &ts);
+    }
+    pthread_mutex_unlock(&watch_lock);
+    return NULL;
+}
 
 const char *http_host_header(struct MHD_Connection *c)
 {
@@ -377,6 +474,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->start_ms = time_mono_ms();
         *con_cls = r;
         r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+        conn_watch_set(c, true);
         router_match(method, url, &r->m);
         if (r->m.route == ROUTE_NONE)
             err_set(&r->err, ERR_NOTFOUND, "Not found");
@@ -417,6 +515,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     (void)cls;
     struct request *r = *con_cls;
+    conn_watch_set(c, false);
     if (!r)
         return;
     waiters_forget(c);
@@ -490,12 +589,17 @@ int http_start(struct err *err)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_config->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!daemon_)
         return err_set(err, ERR_INTERNAL, "cannot listen on %s:%d", host, g_config->listen_port);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     bound_port = info ? info->port : g_config->listen_port;
+    watch_stopping = false;
+    if (pthread_create(&watch_thread, NULL, watchdog, NULL) != 0)
+        return err_set(err, ERR_INTERNAL, "cannot start the connection watchdog");
+    watch_running = true;
     return 0;
 }
 
@@ -513,4 +617,12 @@ void http_stop(void)
     waiters_stop();
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    if (watch_running) {
+        pthread_mutex_lock(&watch_lock);
+        watch_stopping = true;
+        pthread_cond_signal(&watch_cond);
+        pthread_mutex_unlock(&watch_lock);
+        pthread_join(watch_thread, NULL);
+        watch_running = false;
+    }
 }

@@ -12,6 +12,7 @@
 
 #include "common/jsonx.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 /* Keys are quoted in error messages; a client can send a megabyte of brackets. */
 #define KEY_SHOWN 64
@@ -22,40 +23,6 @@ struct seg {
     size_t len;
 };
 
-/* Length of the strict UTF-8 sequence at s (no overlongs, surrogates or code points above
- * U+10FFFF), or 0 when there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t need, k;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        need = 1;
-        cp = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        need = 2;
-        cp = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        need = 3;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n <= need)
-        return 0;
-    for (k = 1; k <= need; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[k] & 0x3F);
-    }
-    if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return need + 1;
-}
-
 /* ERR_BADPARAM with a message that is safe to put in a JSON reply: messages quote what the
  * client sent (a name cut at KEY_SHOWN bytes, jansson's "near '...'"), so bytes that are not
  * UTF-8, and control characters, become '?'. */
@@ -64,21 +31,16 @@ static int badparam(struct err *err, const char *fmt, ...) __attribute__((format
 static int badparam(struct err *err, const char *fmt, ...)
 {
     char msg[sizeof err->msg];
-    unsigned char *u = (unsigned char *)msg;
-    size_t i = 0, n, len;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    len = strlen(msg);
-    while (i < len) {
-        n = utf8_len(u + i, len - i);
-        if (n == 0 || u[i] < 0x20 || u[i] == 0x7F) {
-            u[i++] = '?';
-            continue;
-        }
-        i += n;
+    text_utf8_clean(msg);
+    /* Controls are ASCII, so they never sit inside a multi-byte sequence that clean() kept. */
+    for (char *p = msg; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
     }
     return err_set(err, ERR_BADPARAM, "%s", msg);
 }
@@ -274,40 +236,6 @@ int params_put(json_t *obj, const char *key, const char *value, struct err *err)
     return slot_put(cur, &segs[nsegs - 1], v, key, err) ? 0 : -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode s[0..n) into out (room for n + 1) and return the decoded length. */
-static size_t url_decode(const char *s, size_t n, char *out)
-{
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        int hi, lo;
-
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-                   (lo = hexval(s[i + 2])) >= 0) {
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            /* A bad escape ("%zz", a trailing "%4") is kept as it was sent. */
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
 int params_parse_urlencoded(json_t *obj, const char *text, size_t len, struct err *err)
 {
     char *scratch = xmalloc(len + 2);
@@ -329,10 +257,10 @@ int params_parse_urlencoded(json_t *obj, const char *text, size_t len, struct er
             badparam(err, "too many parameters (limit %d)", PARAMS_MAX_KEYS);
             goto out;
         }
-        kdec = url_decode(seg, klen, key);
+        kdec = text_percent_decode(seg, klen, key, true);
         if (eq) {
             val = scratch + kdec + 1;
-            vdec = url_decode(eq + 1, seglen - klen - 1, val);
+            vdec = text_percent_decode(eq + 1, seglen - klen - 1, val, true);
         }
         /* SEC-18: a NUL would silently cut a name or value short. */
         if (memchr(key, '\0', kdec) || (val && memchr(val, '\0', vdec))) {

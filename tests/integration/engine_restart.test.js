@@ -258,7 +258,7 @@ describe('restarts (SEC-24, SEC-25, contract: Lifetimes and restarts)', function
             proc = await api.create({ inputformat: 'fake', outputformat: 'txt' });
             st = U.expectStatus(await api.start(proc, { input: 'upload',
                 converteroptions: { action: 'ok', percent_steps: 1 } }), 200).json;
-            const before = new Set(dataFiles());
+            const known = new Set(dataFiles());
             const u = new URL(U.abs(st.upload.url) + '/part.fake');
             const sock = net.connect(server.port, '127.0.0.1');
             sock.on('error', () => {});
@@ -267,12 +267,12 @@ describe('restarts (SEC-24, SEC-25, contract: Lifetimes and restarts)', function
                 '\r\nContent-Length: 1000000\r\n\r\n');
             sock.write(Buffer.alloc(300000, 0x61));
             await U.sleep(600);
-            partial = dataFiles().filter((f) => !before.has(f));
+            partial = dataFiles().filter((f) => !known.has(f));
             await server.kill9();
             sock.destroy();
             await server.start();
             await U.sleep(1000);
-            leftover = dataFiles().filter((f) => !before.has(f));
+            leftover = dataFiles().filter((f) => !known.has(f));
             stepAfter = (await api.status(proc)).json.step;
         });
 

@@ -153,7 +153,7 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
             await Promise.all(Array.from({ length: 24 }, () => H.request({ url: H.abs(proc.url) })));
         }
         await H.sleep(300);
-        return H.openFds(server.proc.pid).count;
+        return H.openFds(server.proc.pid).other;
     }
 
     // 64 × 64 noise in every format (ico: PNG inside an ICO container).
@@ -819,24 +819,31 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
                     alive();
                 });
 
-            it('early download requests that vanish, then the process finishes', async function () {
-                const { proc, uploadUrl } = await startUpload();
-                const st = await H.request({ url: H.abs(proc.url) });
-                const p = new URL(H.abs(st.json.output.url)).pathname;
-                const socks = [];
-                for (let i = 0; i < 10; i++)
-                    socks.push(await H.openHanging(server.port, 'GET ' + p + ' HTTP/1.1\r\nHost: h\r\n\r\n'));
-                await H.sleep(300);
-                socks.forEach((s) => s.destroy());
-                await H.sleep(200);
-                const put = await H.request({ method: 'PUT', url: uploadUrl + '/d.png', body: samples.png });
-                expect(put.status, show(put)).to.equal(200);
-                const fin = expectFinished(await H.request({ url: H.abs(proc.url) + '?wait' }));
-                // nobody completed a download: the one-time file is still there
-                const dl = await download(fin.output);
-                expect(dl.status, show(dl)).to.equal(200);
-                expect(dl.body.length).to.equal(fin.output.size);
-            });
+            it('early download requests that vanish never consume the one-time file (15 rounds)',
+                async function () {
+                    // The clients close (FIN) while their download is suspended; when the output
+                    // appears, writing to them must not count as a completed download. The race
+                    // is narrow: repeat it.
+                    const lost = [];
+                    for (let round = 0; round < 15; round++) {
+                        const { proc, uploadUrl } = await startUpload();
+                        const st = await H.request({ url: H.abs(proc.url) });
+                        const p = new URL(H.abs(st.json.output.url)).pathname;
+                        const socks = [];
+                        for (let i = 0; i < 10; i++)
+                            socks.push(await H.openHanging(server.port, 'GET ' + p + ' HTTP/1.1\r\nHost: h\r\n\r\n'));
+                        await H.sleep(100);
+                        socks.forEach((s) => s.destroy());
+                        await H.sleep(50);
+                        const put = await H.request({ method: 'PUT', url: uploadUrl + '/d.png', body: samples.png });
+                        expect(put.status, show(put)).to.equal(200);
+                        const fin = expectFinished(await H.request({ url: H.abs(proc.url) + '?wait' }));
+                        const dl = await download(fin.output);
+                        if (dl.status !== 200 || dl.body.length !== fin.output.size)
+                            lost.push('round ' + round + ': ' + show(dl));
+                    }
+                    expect(lost, 'downloads lost to vanished clients').to.deep.equal([]);
+                });
         });
 
         it('the server is alive and still converts', healthy);
@@ -1540,43 +1547,38 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
             });
         }
 
-        it('multipart start with hostile filenames (quotes, CR/LF, paths) in the part header',
-            async function () {
-                for (const n of H.HOSTILE_NAMES) {
-                    const proc = await create({ inputformat: 'tiff', outputformat: 'png' });
-                    const res = await H.request({ method: 'POST', url: H.abs(proc.url), query: { wait: 'true' },
-                        multipart: H.multipart([{ name: 'file', filename: n.name, data: pages }]) });
-                    alive();
-                    expect([200, 400], n.label + ': ' + show(res)).to.include(res.status);
-                    if (res.status === 400) {
-                        expectClientError(res, 400);
-                        continue;
-                    }
-                    const st = expectFinished(res);
-                    checkOutputName(st.output.filename, n.label + ': output.filename');
-                    st.output.files.forEach((f) => checkOutputName(f, n.label + ': member'));
-                }
+        for (const n of H.HOSTILE_NAMES) {
+            it('multipart start with the file part named ' + n.label, async function () {
+                const proc = await create({ inputformat: 'tiff', outputformat: 'png' });
+                const res = await H.request({ method: 'POST', url: H.abs(proc.url), query: { wait: 'true' },
+                    multipart: H.multipart([{ name: 'file', filename: n.name, data: pages }]), timeout: 8000 });
+                alive();
+                expect([200, 400], show(res)).to.include(res.status);
+                if (res.status === 400)
+                    return expectClientError(res, 400);
+                const st = expectFinished(res);
+                checkOutputName(st.output.filename, 'output.filename');
+                st.output.files.forEach((f) => checkOutputName(f, 'member'));
             });
+        }
 
-        it('raw input with hostile filename parameters', async function () {
-            for (const n of H.HOSTILE_NAMES) {
+        for (const n of H.HOSTILE_NAMES) {
+            it('base64 input with filename ' + n.label, async function () {
                 const res = await H.request({ method: 'POST', url: url('/convert'), headers: auth(),
                     json: { inputformat: 'png', outputformat: 'gif', input: 'base64', wait: true,
                         file: samples.png.toString('base64'), filename: n.name } });
                 alive();
-                expect([200, 400], n.label + ': ' + show(res)).to.include(res.status);
-                if (res.status === 400) {
-                    expectClientError(res, 400, /filename/);
-                    continue;
-                }
+                expect([200, 400], show(res)).to.include(res.status);
+                if (res.status === 400)
+                    return expectClientError(res, 400, /filename/);
                 const st = expectFinished(res);
-                checkOutputName(st.output.filename, n.label + ': output.filename');
+                checkOutputName(st.output.filename, 'output.filename');
                 const dl = await download(st.output);
                 expect(dl.status, show(dl)).to.equal(200);
                 checkDisposition(dl.headers['content-disposition']);
                 expect(dl.headers['x-content-type-options']).to.equal('nosniff');
-            }
-        });
+            });
+        }
 
         describe('paths below a download URL never leave the job', function () {
             let fin;
@@ -1649,11 +1651,13 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
             do {
                 await H.sleep(200);
                 now = H.openFds(server.proc.pid);
-            } while (now.count > baseline + 4 && Date.now() < until);
-            expect(now.count, 'open fds (baseline ' + baseline + '): ' +
-                JSON.stringify(now.files.slice(0, 20))).to.be.at.most(baseline + 4);
+            } while (now.other > baseline + 2 && Date.now() < until);
+            // database handles are per thread and bounded; everything else must be back
+            expect(now.other, 'open fds besides the database (baseline ' + baseline + '): ' +
+                JSON.stringify(now.files.slice(0, 20)) + ', ' + now.sockets + ' sockets')
+                .to.be.at.most(baseline + 2);
             const inData = now.files.filter((f) => f.startsWith(server.dataDir) &&
-                !/convertd\.db(-wal|-shm)?$|server\.log$/.test(f));
+                !/server\.log$/.test(f));
             expect(inData, 'files of the data folder still open').to.deep.equal([]);
         });
 

@@ -97,7 +97,7 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
         const a = srv ? new U.Api(srv) : api;
         const proc = await a.create({ inputformat: 'fake', outputformat: 'txt' });
         const start = await a.start(proc, { input: 'download', file: url, filename: 'in.fake' });
-        const fin = await a.status(proc, true, 15000);
+        const fin = await a.status(proc, true, 8000);
         return { proc, start, fin };
     }
 
@@ -126,11 +126,11 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
         ];
         for (const [label, make] of spellings) {
             it(label + ' → 422 "' + BLOCKED + '", no IP in the message, nothing fetched', async function () {
-                const before = blocked.requests.length;
+                const n0 = blocked.requests.length;
                 const r = await download(make(blocked.port));
                 expectBlocked(r);
                 expect(blocked.requests.length, 'requests that reached the blocked server')
-                    .to.equal(before);
+                    .to.equal(n0);
             });
         }
     });
@@ -161,17 +161,22 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
 
     describe('--allow-url 127.0.0.1:PORT lets that address through', function () {
         let r;
-        let before;
+        let asked0;
 
-        it('the download works: finished, the file server was asked once', async function () {
-            before = blocked.requests.length;
-            r = await download(blocked.url('/ok.fake'), allowB);
+        before(async function () {
+            asked0 = blocked.requests.length;
+            r = await download(blocked.url('/ok.fake'), allowB).catch((e) => ({ error: e }));
+        });
+
+        it('the download works: finished, the file server was asked once', function () {
+            expect(blocked.requests.length - asked0).to.equal(1);
+            expect(r.error, r.error && r.error.message).to.equal(undefined);
             expect(r.fin.status, U.describeRes(r.fin)).to.equal(200);
             expect(r.fin.json.step).to.equal('finished');
-            expect(blocked.requests.length - before).to.equal(1);
         });
 
         it('the output is the downloaded file', async function () {
+            expect(r.error, r.error && r.error.message).to.equal(undefined);
             const dl = await U.request({ url: U.abs(r.fin.json.output.url) });
             expect(dl.status).to.equal(200);
             expect(dl.body.equals(INPUT)).to.equal(true);
@@ -201,14 +206,12 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
     });
 
     describe('the fetcher (SEC-01)', function () {
-        let direct;
-
         before(async function () {
-            direct = await download(blocked.url('/direct.fake'), allowB);
+            // only the fetch matters here, not how the process ends
+            await download(blocked.url('/direct.fake'), allowB).catch(() => {});
         });
 
         it('ignores http_proxy, HTTPS_PROXY and ALL_PROXY from its environment', function () {
-            expect(direct.fin.status, U.describeRes(direct.fin)).to.equal(200);
             expect(blocked.requests.some((q) => q.url === '/direct.fake'), 'the direct download happened')
                 .to.equal(true);
             expect(proxy.requests.map((q) => q.method + ' ' + q.url)).to.deep.equal([]);
@@ -233,11 +236,11 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
         });
 
         it('a redirect loop on an allowed host ends in error 422 after at most 6 requests', async function () {
-            const before = redirector.requests.filter((q) => q.url === '/loop').length;
+            const n0 = redirector.requests.filter((q) => q.url === '/loop').length;
             const r = await download(redirector.url('/loop'));
             expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
             expect(r.fin.json.step).to.equal('error');
-            const n = redirector.requests.filter((q) => q.url === '/loop').length - before;
+            const n = redirector.requests.filter((q) => q.url === '/loop').length - n0;
             expect(n).to.be.within(1, 6);
         });
 
@@ -252,10 +255,10 @@ describe('SSRF: input downloads and callbacks to private addresses (SEC-01..04)'
         });
 
         it('a redirect to gopher:// → 422 and the target is not contacted', async function () {
-            const before = blocked.requests.length;
+            const n0 = blocked.requests.length;
             const r = await download(redirector.url('/to-gopher'));
             expect(r.fin.status, U.describeRes(r.fin)).to.equal(422);
-            expect(blocked.requests.length - before).to.equal(0);
+            expect(blocked.requests.length - n0).to.equal(0);
         });
     });
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// compat-client.js - keeps a misbehaving server from leaving the official Node client's requests and timers alive.
+// compat-client.js - ends the official Node client's leftover requests and timers before a test server stops.
 //
 // cloudconvert@1.1.2 fires requests nobody waits for (the suite's `process.delete()` after
 // `done()`) and polls every second from `wait()` until the process ends. When the server hangs

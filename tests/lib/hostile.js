@@ -303,12 +303,15 @@ function procStatus(pid) {
     return { rssKb: kb('VmRSS'), threads: Number((/^Threads:\s+(\d+)/m.exec(text) || [])[1]) };
 }
 
-// Open file descriptors of pid: {count, files (paths of regular files), sockets}.
+// Open file descriptors of pid: {count, files (paths of regular files), sockets, db (SQLite
+// database, WAL and shm handles: one set per thread that touched the database), other
+// (count - db: what a leak of connections, uploads, outputs or pipes would grow)}.
 function openFds(pid) {
     const dir = '/proc/' + pid + '/fd';
     const files = [];
     let sockets = 0;
     let count = 0;
+    let db = 0;
     for (const fd of fs.readdirSync(dir)) {
         let target;
         try {
@@ -319,10 +322,12 @@ function openFds(pid) {
         count++;
         if (target.startsWith('socket:'))
             sockets++;
+        else if (/\/convertd\.db(-wal|-shm|-journal)?$/.test(target))
+            db++;
         else if (target.startsWith('/'))
             files.push(target);
     }
-    return { count, files, sockets };
+    return { count, files, sockets, db, other: count - db };
 }
 
 // Every file below dir (relative paths), directories not listed.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// client-suite.test.js - runs cloudconvert@1.1.2's own integration suite (14 tests) against convertd.
+// client-suite.test.js - runs cloudconvert@1.1.2's own integration suite (14 tests) on convertd.
 'use strict';
 const fs = require('fs');
 const { startServer } = require('../../lib/server');

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// client.test.js - convertd driven by the official CloudConvert v1 Node.js client (cloudconvert@1.1.2).
+// client.test.js - convertd driven by the official CloudConvert v1 Node.js client cloudconvert@1.1.2.
 'use strict';
 const { execFileSync } = require('child_process');
 const { once } = require('events');
