@@ -3,9 +3,10 @@
 #include "common/err.h"
 
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/text.h"
 
 static const struct {
     enum err_code code;
@@ -28,25 +29,6 @@ static const struct {
 
 #define N_CODES (sizeof(codes) / sizeof(codes[0]))
 
-/* Messages quote client input and end up in JSON: replace bytes that are not valid UTF-8
- * (including a sequence cut by the buffer's end) with '?'. */
-static void utf8_clean(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        bool ok = n > 0 && !(n == 2 && *p < 0xc2) && !(n == 4 && *p > 0xf4);
-        for (int i = 1; ok && i < n; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
-    }
-}
-
 int err_set(struct err *err, enum err_code code, const char *fmt, ...)
 {
     va_list ap;
@@ -59,7 +41,9 @@ int err_set(struct err *err, enum err_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
-    utf8_clean(err->msg);
+    /* Messages quote client input and end up in JSON, which must be UTF-8; vsnprintf may
+     * also have cut a sequence at the buffer's end. */
+    text_utf8_clean(err->msg);
     return -1;
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 #define SAFE_NAME_MAX 200
 /* An extension this short is kept when a long name is cut, so the format stays known. */
@@ -279,39 +280,6 @@ int64_t fsx_file_size(const char *path)
     return (int64_t)st.st_size;
 }
 
-/* Decode one UTF-8 sequence at s (n bytes available). Returns its length and sets *cp, or
- * 0 for an invalid sequence (overlong forms, surrogates and values above U+10FFFF included). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len;
-    uint32_t v, min;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xe0) == 0xc0) {
-        len = 2, v = s[0] & 0x1f, min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3, v = s[0] & 0x0f, min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4, v = s[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 /* Code points that must not appear in a name: controls (C0, DEL, C1), quotes, backslash,
  * and the bidi controls that make "gnp.exe" display as "exe.png" (and line separators). */
 static bool is_unsafe_cp(uint32_t cp)
@@ -348,7 +316,7 @@ char *fsx_safe_name(const char *name)
     n = strlen(base);
     while (i < n) {
         uint32_t cp = 0;
-        size_t len = utf8_decode((const unsigned char *)base + i, n - i, &cp);
+        size_t len = text_utf8_decode(base + i, n - i, &cp);
         if (len == 0) {
             buf_append(&out, "_", 1);
             i++;

@@ -18,6 +18,7 @@
 
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/text.h"
 
 /* ---- facts ------------------------------------------------------------------------- */
 
@@ -111,17 +112,6 @@ static const struct {
     {"transparent", {0, 0, 0}},
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* #rgb, #rrggbb or a CSS colour name. */
 static bool parse_colour(const char *s, double rgb[3])
 {
@@ -132,13 +122,13 @@ static bool parse_colour(const char *s, double rgb[3])
         if (n != 3 && n != 6)
             return false;
         for (size_t i = 1; i <= n; i++)
-            if (hexval(s[i]) < 0)
+            if (text_hexval(s[i]) < 0)
                 return false;
         for (int c = 0; c < 3; c++) {
             if (n == 3)
-                rgb[c] = hexval(s[1 + c]) * 17;
+                rgb[c] = text_hexval(s[1 + c]) * 17;
             else
-                rgb[c] = hexval(s[1 + 2 * c]) * 16 + hexval(s[2 + 2 * c]);
+                rgb[c] = text_hexval(s[1 + 2 * c]) * 16 + text_hexval(s[2 + 2 * c]);
         }
         return true;
     }

@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "common/text.h"
 #include "storage/addr.h"
 
 /* Set once before any fetch (fetch.h), read-only afterwards: no lock needed. */
@@ -161,42 +162,25 @@ static int xfer_info(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_of
     return 0;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode %XX escapes into a new string; NULL when the result is empty. "+" stays "+"
  * (this is a path or an RFC 8187 value, not a form). A malformed escape is kept as text;
  * %00 is dropped rather than cutting the name short. */
 static char *percent_decode(const char *s, size_t len)
 {
-    struct buf b = BUF_INIT;
+    char *out = xmalloc(len + 1);
+    size_t n = text_percent_decode(s, len, out, false), k = 0;
 
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        char c = s[i];
-
-        if (c == '%' && i + 2 < len && (hi = hex_digit(s[i + 1])) >= 0 &&
-            (lo = hex_digit(s[i + 2])) >= 0) {
-            i += 2;
-            c = (char)(hi * 16 + lo);
-            if (c == '\0')
-                continue;
-        }
-        buf_append(&b, &c, 1);
+    /* s is a C string, so every NUL in out came from a %00. */
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] != '\0')
+            out[k++] = out[i];
     }
-    if (b.len == 0) {
-        buf_fini(&b);
+    out[k] = '\0';
+    if (k == 0) {
+        free(out);
         return NULL;
     }
-    return buf_steal(&b);
+    return out;
 }
 
 /* One parameter value of Content-Disposition starting at p (after "name="): a quoted

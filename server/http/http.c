@@ -32,6 +32,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/text.h"
 #include "common/timefmt.h"
 #include "server/config.h"
 #include "server/engine/process.h"
@@ -547,6 +548,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Percent-decoding of the path and the query, in place. %00 stays as the literal text "%00":
+ * a decoded NUL would silently cut a name short ("evil.sh%00.png" → "evil.sh", SEC-18). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = text_hexval(p[1])) >= 0 && (lo = text_hexval(p[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *o++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -590,7 +612,8 @@ int http_start(struct err *err)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!daemon_)
         return err_set(err, ERR_INTERNAL, "cannot listen on %s:%d", host, g_config->listen_port);

@@ -11,12 +11,12 @@
 #include "server/http/multipart.h"
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 #define HDR_MAX      16384 /* one part's header block, including line ends */
 #define BOUNDARY_MAX 200   /* RFC 2046 says 70; some clients pad theirs */
@@ -71,47 +71,6 @@ static bool name_is(const char *s, size_t n, const char *want)
     return true;
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k, need;
-        uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= need)
-            return false;
-        for (k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
-
 /* Old clients send file names in ISO-8859-1; every byte of it maps to one code point. */
 static void latin1_to_utf8(struct buf *b)
 {
@@ -129,17 +88,6 @@ static void latin1_to_utf8(struct buf *b)
     }
     buf_fini(b);
     *b = out;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Next ";"-separated parameter of a header value in [p, end): its name and value (unquoted,
@@ -192,7 +140,9 @@ static const char *next_param(const char *p, const char *end, struct buf *name, 
  * unknown, so that the plain filename parameter is used instead. */
 static bool decode_ext_value(const struct buf *in, struct buf *out)
 {
-    const char *s = in->data ? in->data : "", *q1, *q2, *p;
+    const char *s = in->data ? in->data : "", *q1, *q2, *enc;
+    size_t enc_len;
+    char *dec;
     bool latin1;
 
     buf_reset(out);
@@ -206,19 +156,12 @@ static bool decode_ext_value(const struct buf *in, struct buf *out)
         latin1 = true;
     else
         return false;
-    for (p = q2 + 1; p < s + in->len; p++) {
-        int hi, lo;
-
-        if (*p == '%' && p + 2 < s + in->len && (hi = hexval(p[1])) >= 0 &&
-            (lo = hexval(p[2])) >= 0) {
-            char c = (char)(hi << 4 | lo);
-
-            buf_append(out, &c, 1);
-            p += 2;
-        } else {
-            buf_append(out, p, 1);
-        }
-    }
+    /* A part header is at most HDR_MAX bytes, so this copy is small. */
+    enc = q2 + 1;
+    enc_len = in->len - (size_t)(enc - s);
+    dec = xmalloc(enc_len + 1);
+    buf_append(out, dec, text_percent_decode(enc, enc_len, dec, false));
+    free(dec);
     if (latin1)
         latin1_to_utf8(out);
     return true;
@@ -290,7 +233,7 @@ static int begin_part(struct multipart *mp, struct err *err)
         buf_init(&ext);
         has_fname = true;
     }
-    if (name.len > 0 && !utf8_valid((const unsigned char *)name.data, name.len)) {
+    if (name.len > 0 && !text_utf8_valid(name.data, name.len)) {
         err_set(err, ERR_BADPARAM, "multipart field name is not valid UTF-8");
         goto out;
     }
@@ -298,7 +241,7 @@ static int begin_part(struct multipart *mp, struct err *err)
         err_set(err, ERR_BADPARAM, "NUL byte in multipart file name");
         goto out;
     }
-    if (has_fname && !utf8_valid((const unsigned char *)fname.data, fname.len))
+    if (has_fname && !text_utf8_valid(fname.data, fname.len))
         latin1_to_utf8(&fname);
 
     mp->in_part = true;

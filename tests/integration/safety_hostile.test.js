@@ -116,6 +116,7 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
     // A crash must fail the test that caused it, not every later one: restart on the same
     // port and data folder.
     afterEach(async function () {
+        this.timeout(30000);
         if (server && server.proc && (server.proc.exitCode !== null || server.proc.signalCode)) {
             crashes.push(this.currentTest.fullTitle() + ' (exit ' + server.proc.exitCode + ', signal ' +
                 server.proc.signalCode + ')');
@@ -299,6 +300,24 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
             { name: 'dot segments in the path do not reach other routes',
                 request: () => ['GET /v1/../process/../conversiontypes/../user HTTP/1.1\r\nHost: h\r\n\r\n'],
                 expect: { status: [400, 401, 404], json: true } },
+            { name: 'GET /conversiontypes?inputformat[a]=png',
+                request: () => ['GET /conversiontypes?inputformat[a]=png HTTP/1.1\r\nHost: h\r\n\r\n'],
+                expect: { status: [200, 400], json: true } },
+            { name: 'GET /conversiontypes with invalid UTF-8 and NUL in the filters',
+                request: () => ['GET /conversiontypes?inputformat=%FF%FE&outputformat=png%00x HTTP/1.1\r\nHost: h\r\n\r\n'],
+                expect: { status: [200, 400], json: true } },
+            { name: 'GET /user?apikey[]=k → 401',
+                request: () => ['GET /user?apikey[]=k HTTP/1.1\r\nHost: h\r\n\r\n'],
+                expect: { status: [401], json: true } },
+            { name: 'GET /processes?apikey=%00 → 401',
+                request: () => ['GET /processes?apikey=%00 HTTP/1.1\r\nHost: h\r\n\r\n'],
+                expect: { status: [401], json: true } },
+            { name: 'GET /process/<100 KB id>',
+                request: () => ['GET /process/' + 'A'.repeat(100000) + ' HTTP/1.1\r\nHost: h\r\n\r\n'],
+                expect: { status: [404, 414], json: true } },
+            { name: 'DELETE /process/%2e%2e (a path step as id)',
+                request: () => ['DELETE /process/%2e%2e HTTP/1.1\r\nHost: h\r\n\r\n'],
+                expect: { status: [200, 404], json: true } },
             { name: 'Expect: an unknown expectation',
                 request: () => [createHead('Expect: 200-ok\r\nContent-Length: ' + createBody.length +
                     '\r\n\r\n') + createBody],
@@ -337,7 +356,7 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
                         'the body must not contain a second status line').to.not.equal('HTTP/');
                     if (c.expect.json) {
                         expect(f.headers['content-type'], desc).to.match(/^application\/json/);
-                        expect(f.json, desc).to.be.an('object');
+                        expect(f.json, 'a JSON body: ' + desc).to.not.equal(undefined);
                         if (f.status >= 400)
                             expect(f.json.code, desc).to.equal(f.status);
                     }

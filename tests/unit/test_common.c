@@ -18,6 +18,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/text.h"
 #include "common/timefmt.h"
 
 /* ---- err ---- */
@@ -426,27 +427,6 @@ static const struct {
     {"\x1b[31mred", "_[31mred"},
 };
 
-static bool valid_utf8(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        int n = *p < 0x80             ? 1
-                : (*p & 0xe0) == 0xc0 ? 2
-                : (*p & 0xf0) == 0xe0 ? 3
-                : (*p & 0xf8) == 0xf0 ? 4
-                                      : 0;
-        if (n == 0)
-            return false;
-        for (int i = 1; i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-        }
-        p += n;
-    }
-    return true;
-}
-
 static void assert_safe(const char *in, const char *s)
 {
     ck_assert_msg(*s != '\0', "empty for %s", in);
@@ -454,7 +434,7 @@ static void assert_safe(const char *in, const char *s)
     ck_assert_msg(strchr(".- ", s[0]) == NULL, "%s -> %s", in, s);
     ck_assert_msg(strcmp(s, "..") != 0 && strcmp(s, ".") != 0, "%s", in);
     ck_assert_msg(strlen(s) <= 200, "%s: %zu bytes", in, strlen(s));
-    ck_assert_msg(valid_utf8(s), "%s", in);
+    ck_assert_msg(text_utf8_valid(s, strlen(s)), "%s", in);
     for (const char *p = s; *p; p++)
         ck_assert_msg((unsigned char)*p >= 0x20 && *p != 0x7f && *p != '"', "%s", in);
 }
@@ -681,6 +661,225 @@ START_TEST(test_timefmt)
 }
 END_TEST
 
+/* ---- text ---- */
+
+START_TEST(test_text_hexval)
+{
+    static const struct {
+        char c;
+        int v;
+    } t[] = {
+        {'0', 0},  {'9', 9},  {'a', 10}, {'f', 15}, {'A', 10},  {'F', 15},    {'c', 12},
+        {'D', 13}, {'/', -1}, {':', -1}, {'@', -1}, {'G', -1},  {'`', -1},    {'g', -1},
+        {'x', -1}, {' ', -1}, {'%', -1}, {'+', -1}, {'\0', -1}, {'\xff', -1}, {'\x80', -1},
+    };
+    int valid = 0;
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        ck_assert_msg(text_hexval(t[i].c) == t[i].v, "case %zu: got %d", i, text_hexval(t[i].c));
+    /* Exactly 0-9, a-f and A-F, nothing else in the whole byte range. */
+    for (int c = 0; c < 256; c++)
+        valid += text_hexval((char)c) >= 0;
+    ck_assert_int_eq(valid, 22);
+}
+END_TEST
+
+/* n is given explicitly: some cases hold a NUL or are cut short on purpose. len 0 = invalid. */
+static const struct {
+    const char *s;
+    size_t n;
+    size_t len;
+    uint32_t cp;
+} utf8_table[] = {
+    {"A", 1, 1, 0x41},
+    {"", 1, 1, 0}, /* a NUL byte is a valid sequence; callers refuse it separately */
+    {"\x7f", 1, 1, 0x7F},
+    {"\xc2\x80", 2, 2, 0x80},
+    {"\xc3\xa9", 2, 2, 0xE9},
+    {"\xdf\xbf", 2, 2, 0x7FF},
+    {"\xc3\xa9z", 3, 2, 0xE9},
+    {"\xe0\xa0\x80", 3, 3, 0x800},
+    {"\xe2\x82\xac", 3, 3, 0x20AC},
+    {"\xed\x9f\xbf", 3, 3, 0xD7FF},
+    {"\xee\x80\x80", 3, 3, 0xE000},
+    {"\xef\xbf\xbf", 3, 3, 0xFFFF},
+    {"\xf0\x90\x80\x80", 4, 4, 0x10000},
+    {"\xf0\x9f\x98\x80", 4, 4, 0x1F600},
+    {"\xf4\x8f\xbf\xbf", 4, 4, 0x10FFFF},
+    /* overlong forms */
+    {"\xc0\x80", 2, 0, 0},
+    {"\xc1\xbf", 2, 0, 0},
+    {"\xe0\x80\x80", 3, 0, 0},
+    {"\xe0\x9f\xbf", 3, 0, 0},
+    {"\xf0\x80\x80\x80", 4, 0, 0},
+    {"\xf0\x8f\xbf\xbf", 4, 0, 0},
+    /* UTF-16 surrogates */
+    {"\xed\xa0\x80", 3, 0, 0},
+    {"\xed\xbf\xbf", 3, 0, 0},
+    /* above U+10FFFF, and lead bytes that can only start such values */
+    {"\xf4\x90\x80\x80", 4, 0, 0},
+    {"\xf5\x80\x80\x80", 4, 0, 0},
+    {"\xf8\x88\x80\x80\x80", 5, 0, 0},
+    {"\xfe", 1, 0, 0},
+    {"\xff", 1, 0, 0},
+    /* stray continuation bytes */
+    {"\x80", 1, 0, 0},
+    {"\xbf\x80", 2, 0, 0},
+    /* truncated by the end of the string, or by n */
+    {"\xc3", 1, 0, 0},
+    {"\xe2\x82", 2, 0, 0},
+    {"\xf0\x9f\x98", 3, 0, 0},
+    {"\xc3\xa9", 1, 0, 0},
+    {"\xf0\x9f\x98\x80", 3, 0, 0},
+    {"A", 0, 0, 0},
+    /* a continuation byte missing in the middle */
+    {"\xc3(", 2, 0, 0},
+    {"\xe2(\xac", 3, 0, 0},
+    {"\xe2\x82(", 3, 0, 0},
+    {"\xf0\x9f(\x80", 4, 0, 0},
+};
+
+START_TEST(test_text_utf8_decode)
+{
+    for (size_t i = 0; i < sizeof(utf8_table) / sizeof(utf8_table[0]); i++) {
+        uint32_t cp = 0xDEADBEEF;
+        size_t len = text_utf8_decode(utf8_table[i].s, utf8_table[i].n, &cp);
+
+        ck_assert_msg(len == utf8_table[i].len, "case %zu: length %zu", i, len);
+        if (len > 0)
+            ck_assert_msg(cp == utf8_table[i].cp, "case %zu: U+%04X", i, (unsigned)cp);
+        else
+            ck_assert_msg(cp == 0xDEADBEEF, "case %zu: *cp written on failure", i);
+        /* Text that starts with a bad sequence is invalid; one good sequence alone is valid. */
+        if (utf8_table[i].n > 0 && (len == 0 || len == utf8_table[i].n))
+            ck_assert_msg(text_utf8_valid(utf8_table[i].s, utf8_table[i].n) == (len > 0),
+                          "case %zu: text_utf8_valid disagrees", i);
+    }
+}
+END_TEST
+
+START_TEST(test_text_utf8_valid)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        bool valid;
+    } t[] = {
+        {"", 0, true},
+        {NULL, 0, true},
+        {"plain ascii", 11, true},
+        {"r\xc3\xa9sum\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 17, true},
+        {"a\0b", 3, true},
+        {"ab\xc0\x80zz", 6, false},
+        {"x\xed\xa0\x80y", 5, false},
+        {"\xed\xa0\xbd\xed\xb8\x80", 6, false}, /* CESU-8 pair for U+1F600 */
+        {"ok\xf4\x90\x80\x80", 6, false},
+        {"abc\xe2\x82", 5, false},
+        {"abc\xe2\x82\xac", 5, false}, /* n cuts the last sequence */
+        {"abc\xe2\x82\xac", 6, true},
+        {"\xffxyz", 4, false},
+        {"abc\x80", 4, false},
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        ck_assert_msg(text_utf8_valid(t[i].s, t[i].n) == t[i].valid, "case %zu", i);
+}
+END_TEST
+
+START_TEST(test_text_utf8_clean)
+{
+    static const struct {
+        const char *in, *out;
+    } t[] = {
+        {"", ""},
+        {"plain", "plain"},
+        {"r\xc3\xa9sum\xc3\xa9", "r\xc3\xa9sum\xc3\xa9"},
+        {"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},
+        {"\xc0\x80", "??"},
+        {"a\xe0\x80\x80z", "a???z"},
+        {"a\xed\xa0\x80z", "a???z"},
+        {"\xf4\x90\x80\x80", "????"},
+        {"\xff\xfe", "??"},
+        {"\xc3(", "?("},
+        {"\x80\xc3\xa9", "?\xc3\xa9"},
+        {"\xe2\x82\xac\x80", "\xe2\x82\xac?"},
+        {"cut \xe2\x82", "cut ??"},
+        {"cut \xf0\x9f\x98", "cut ???"},
+    };
+    char s[64];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        snprintf(s, sizeof s, "%s", t[i].in);
+        text_utf8_clean(s);
+        ck_assert_msg(strcmp(s, t[i].out) == 0, "case %zu: got \"%s\"", i, s);
+        ck_assert(text_utf8_valid(s, strlen(s)));
+    }
+}
+END_TEST
+
+/* err_set() cleans its message with the strict check: a surrogate or an overlong form quoted
+ * from a client must not reach a JSON reply. */
+START_TEST(test_text_err_msg_clean)
+{
+    struct err err = ERR_INIT;
+
+    err_set(&err, ERR_BADPARAM, "bad '%s'", "a\xed\xa0\x80\xe0\x80\x80z\xc3\xa9");
+    ck_assert_str_eq(err.msg, "bad 'a??????z\xc3\xa9'");
+}
+END_TEST
+
+START_TEST(test_text_percent_decode)
+{
+    static const struct {
+        const char *in;
+        bool plus_is_space;
+        const char *out; /* compared over len bytes: it may hold a NUL */
+        size_t len;
+    } t[] = {
+        {"", false, "", 0},
+        {"abc", false, "abc", 3},
+        {"%41", false, "A", 1},
+        {"%41%62c", false, "Abc", 3},
+        {"%c3%A9", false, "\xc3\xa9", 2},
+        {"%E2%82%AC", true, "\xe2\x82\xac", 3},
+        {"a+b", true, "a b", 3},
+        {"a+b", false, "a+b", 3},
+        {"+", true, " ", 1},
+        {"%2B+", true, "+ ", 2},
+        {"%2B+", false, "++", 2},
+        {"%zz", false, "%zz", 3},
+        {"%4g", true, "%4g", 3},
+        {"%g4", true, "%g4", 3},
+        {"%4", false, "%4", 2},
+        {"a%4", true, "a%4", 3},
+        {"%", false, "%", 1},
+        {"100%", true, "100%", 4},
+        {"%%41", false, "%A", 2},
+        {"%00", false, "\0", 1},
+        {"a%00b", true, "a\0b", 3},
+        {"%25%32%30", false, "%20", 3},
+    };
+    char out[64];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        size_t n = strlen(t[i].in), len;
+
+        memset(out, 'Z', sizeof out);
+        len = text_percent_decode(t[i].in, n, out, t[i].plus_is_space);
+        ck_assert_msg(len == t[i].len, "case %zu: length %zu", i, len);
+        ck_assert_msg(memcmp(out, t[i].out, len) == 0, "case %zu: got \"%.*s\"", i, (int)len, out);
+        ck_assert_msg(out[len] == '\0', "case %zu: not NUL-terminated", i);
+        /* out needs room for n + 1 and nothing past that is touched. */
+        ck_assert_msg(out[n + 1] == 'Z', "case %zu: wrote past n + 1", i);
+    }
+    /* Only s[0..n) is read: an escape cut by n stays literal. */
+    ck_assert_uint_eq(text_percent_decode("%41", 2, out, false), 2);
+    ck_assert_str_eq(out, "%4");
+    ck_assert_uint_eq(text_percent_decode("a+b", 2, out, true), 2);
+    ck_assert_str_eq(out, "a ");
+}
+END_TEST
+
 /* ---- log ---- */
 
 static const struct {
@@ -810,6 +1009,15 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_fsx_split_name);
     tcase_add_test(tc, test_fsx_files);
     tcase_add_test(tc, test_fsx_rm_rf_no_follow);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("text");
+    tcase_add_test(tc, test_text_hexval);
+    tcase_add_test(tc, test_text_utf8_decode);
+    tcase_add_test(tc, test_text_utf8_valid);
+    tcase_add_test(tc, test_text_utf8_clean);
+    tcase_add_test(tc, test_text_err_msg_clean);
+    tcase_add_test(tc, test_text_percent_decode);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("timefmt");
