@@ -43,7 +43,7 @@ int jsonx_bool(const json_t *v, bool def, bool bare_is_true, bool *out)
         *out = d == 1;
         return 0;
     }
-    if (!json_is_string(v))
+    if (!json_is_string(v) || jsonx_has_nul(v))
         return -1;
     if (json_string_length(v) == 0) {
         /* `?wait` with no value is a flag; elsewhere "" means "not given" (C4). */
@@ -97,7 +97,7 @@ int jsonx_int(const json_t *v, int64_t def, int64_t *out)
         *out = (int64_t)d;
         return 0;
     }
-    if (json_is_string(v))
+    if (json_is_string(v) && !jsonx_has_nul(v))
         return parse_int_string(json_string_value(v), out);
     return -1;
 }
@@ -116,7 +116,7 @@ int jsonx_number(const json_t *v, double def, double *out)
         *out = json_number_value(v);
         return 0;
     }
-    if (!json_is_string(v))
+    if (!json_is_string(v) || jsonx_has_nul(v))
         return -1;
     s = json_string_value(v);
     /* Plain decimal notation only: strtod would also take "nan", "inf", hex and spaces. */
@@ -132,9 +132,14 @@ int jsonx_number(const json_t *v, double def, double *out)
 
 const char *jsonx_str(const json_t *v)
 {
-    if (v == NULL || !json_is_string(v) || json_string_length(v) == 0)
+    if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 || jsonx_has_nul(v))
         return NULL;
     return json_string_value(v);
+}
+
+bool jsonx_has_nul(const json_t *v)
+{
+    return json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
 }
 
 json_t *jsonx_get(const json_t *obj, const char *key)

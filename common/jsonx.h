@@ -24,7 +24,11 @@ int jsonx_int(const json_t *v, int64_t def, int64_t *out);
 /* Parse a number (integer, real or numeric string). Missing/null/"" gives def. */
 int jsonx_number(const json_t *v, double def, double *out);
 
-/* The string value of v, or NULL when v is not a non-empty string. Borrowed. */
+/* True when v is a string holding a NUL byte (JSON "\u0000"): never a valid value, since
+ * C code would see it cut short. */
+bool jsonx_has_nul(const json_t *v);
+
+/* The string value of v, or NULL when v is not a non-empty string without NUL. Borrowed. */
 const char *jsonx_str(const json_t *v);
 
 /* json_object_get(obj, key) that tolerates obj == NULL or a non-object. */

@@ -70,7 +70,7 @@ static json_t *parse_value(const struct conv_option *opt, const json_t *v, char 
         /* Clients send enum-like numbers as numbers ("rotate": 90): an integral JSON number
          * is matched by its decimal text, so the table can list "0", "90", ... */
         const char *s = NULL;
-        if (json_is_string(v)) {
+        if (json_is_string(v) && !jsonx_has_nul(v)) {
             s = json_string_value(v);
         } else if (json_is_integer(v) ||
                    (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))) {
@@ -90,7 +90,7 @@ static json_t *parse_value(const struct conv_option *opt, const json_t *v, char 
     }
     case CONV_OPT_STRING: {
         const char *s = NULL;
-        if (json_is_string(v)) {
+        if (json_is_string(v) && !jsonx_has_nul(v)) {
             s = json_string_value(v);
         } else if (json_is_number(v)) {
             number_text(v, text, sizeof text);

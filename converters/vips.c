@@ -390,7 +390,14 @@ static int backend_error(struct err *err, const char *context)
     for (size_t i = 0; i < n; i++)
         if (msg[i] == '\n')
             msg[i] = ' ';
-    err_set(err, ERR_CONVERT, "vips: %s: %s", context, n ? msg : "failed");
+    /* ImageMagick's resource limits (the BMP/ICO loader) fire before our own header check can
+     * see the size: say what it means. */
+    if (strstr(msg, "exceeds limit") || strstr(msg, "resources exhausted") ||
+        strstr(msg, "ResourceLimit"))
+        err_set(err, ERR_CONVERT, "image too large (ImageMagick limit): %s",
+                n ? msg : "failed");
+    else
+        err_set(err, ERR_CONVERT, "vips: %s: %s", context, n ? msg : "failed");
     g_free(msg);
     return -1;
 }
@@ -491,6 +498,57 @@ static void get_limits(const struct conv_job *job, struct limits *l)
 }
 
 /* spec SEC-09: refuse from the header, before any pixel is decoded. */
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The largest image a BMP or ICO file declares, read from its headers. ImageMagick's own
+ * resource limits would otherwise refuse a header bomb first, with a message that does not
+ * say what is wrong. False when the header cannot be read (the loader then decides). */
+static bool magick_declared_size(const char *path, const char *format, int64_t *w, int64_t *h)
+{
+    unsigned char buf[6 + 16 * 64];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    bool ok = false;
+    *w = *h = 0;
+    if (strcmp(format, "bmp") == 0 && n >= 26) {
+        *w = (int32_t)le32(buf + 18);
+        *h = (int32_t)le32(buf + 22);
+        *w = *w < 0 ? -*w : *w;
+        *h = *h < 0 ? -*h : *h;
+        ok = true;
+    } else if (strcmp(format, "ico") == 0 && n >= 6) {
+        int count = buf[4] | buf[5] << 8;
+        ok = true;
+        for (int i = 0; i < count && 6 + 16 * (size_t)(i + 1) <= n; i++) {
+            const unsigned char *e = buf + 6 + 16 * i;
+            int64_t ew = e[0] ? e[0] : 256, eh = e[1] ? e[1] : 256;
+            /* An entry may hold a PNG: its IHDR gives the real size. */
+            unsigned char png[24];
+            if (fseek(f, (long)le32(e + 12), SEEK_SET) == 0 && fread(png, 1, 24, f) == 24 &&
+                memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0) {
+                ew = be32(png + 16);
+                eh = be32(png + 20);
+            }
+            if (ew * eh > *w * *h) {
+                *w = ew;
+                *h = eh;
+            }
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
 static int check_size(const char *what, int w, int h, int pages, const struct limits *l,
                       struct err *err)
 {
@@ -833,6 +891,21 @@ static int convert_split(const struct conv_job *job, const struct in_format *inf
             err_set(err, ERR_CONVERT, "vips: frame count does not match the header");
             goto out;
         }
+    } else {
+        /* Loading page i alone makes libtiff walk the directory chain from the start each
+         * time (quadratic in the page count): when all pages have one size, open them once
+         * as a strip and cut it, in order. Pages of different sizes are loaded one by one. */
+        struct err tmp = ERR_INIT;
+        /* Random access: each page's pipeline reads the strip from its own first line. */
+        if (load(inf, job->inputs[0], s, VIPS_ACCESS_RANDOM, 0, -1, &strip, &tmp) == 0) {
+            ph = vips_image_get_page_height(strip);
+            if (strip->Ysize != ph * pages ||
+                check_size("image", strip->Xsize, ph, pages, l, &tmp) < 0) {
+                g_object_unref(strip);
+                strip = NULL;
+            }
+        }
+        vips_error_clear();
     }
     pr->count = pages;
     for (int i = 0; i < pages; i++) {
@@ -913,6 +986,13 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
         return err_set(err, ERR_CONVERT, "vips: BMP and ICO are disabled on this server");
     if (report(&pr, 0))
         return err_set(err, ERR_CANCELLED, "cancelled");
+
+    int64_t dw, dh;
+    if (job->mode != CONV_MODE_INFO &&
+        magick_declared_size(job->inputs[0], inf->name, &dw, &dh) &&
+        (dw > l.side || dh > l.side || dw * dh > l.pixels))
+        return err_set(err, ERR_CONVERT, "image too large (%lld×%lld; limit %d per side, %lld "
+                       "pixels)", (long long)dw, (long long)dh, l.side, (long long)l.pixels);
 
     /* Header only: the default page, no pixels. For SVG this is the canvas at `density`. */
     if (load(inf, job->inputs[0], &s, VIPS_ACCESS_SEQUENTIAL, 0, 1, &head, err) < 0)

@@ -430,6 +430,29 @@ out:
     return changed;
 }
 
+/* Remove every occurrence of what from s, in place. */
+static void strip_all(char *s, const char *what)
+{
+    size_t n = strlen(what);
+    char *p;
+    while (n && (p = strstr(s, what)))
+        memmove(p, p + n, strlen(p + n) + 1);
+}
+
+/* Library messages name the files they read ("…/jobs/ID/in/x.tiff: bad seek"): a failure
+ * message never shows where the data folder is, only the job-relative name. New string. */
+static char *public_message(const char *id, const char *message)
+{
+    char *msg = xstrdup(message);
+    char *job = xasprintf("%s/jobs/%s/", g_config->data_dir, id);
+    strip_all(msg, job);
+    free(job);
+    char *data = xasprintf("%s/", g_config->data_dir);
+    strip_all(msg, data);
+    free(data);
+    return msg;
+}
+
 /* Any non-final step → error with code 422; code 400 is a rejected start and only applies to a
  * process nobody started yet (two starts racing: the valid one must not be undone). */
 static bool fail_process(const char *id, int code, const char *message)
@@ -446,14 +469,16 @@ static bool fail_process(const char *id, int code, const char *message)
         log_error("process %s: cannot record failure: %s", log_id(id), err.msg);
         return false;
     }
+    char *shown = public_message(id, message);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, code);
-    sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, time_now());
     sqlite3_bind_int64(st, 5, g_config->expire_seconds);
     bool changed = commit_final(id, "error", st);
     if (changed)
-        log_info("process %s failed: %s", log_id(id), message);
+        log_info("process %s failed: %s", log_id(id), shown);
+    free(shown);
     return changed;
 }
 

@@ -90,6 +90,8 @@ enum MHD_Result api_download(struct MHD_Connection *c, struct request *r)
     struct err err = ERR_INIT;
     struct process p;
     enum MHD_Result ret;
+    if (r->state == DL_WAITING && http_peer_gone(c))
+        return MHD_NO;
     if (process_load_by_token("download", r->m.id, &p, &err) < 0)
         return reply_err(c, &err);
     if (!process_is_final(&p) && !r->wait_expired) {

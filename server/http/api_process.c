@@ -78,8 +78,8 @@ static int format_param(const json_t *params, const char *name, char **out, stru
     const json_t *v = json_object_get(params, name);
     if (!jsonx_is_given(v))
         return 0;
-    if (!json_is_string(v))
-        return err_set(err, ERR_BADPARAM, "%s must be a string", name);
+    if (!json_is_string(v) || jsonx_has_nul(v))
+        return err_set(err, ERR_BADPARAM, "%s must be a format name", name);
     *out = format_canonical(json_string_value(v));
     if (!*out)
         return err_set(err, ERR_BADPARAM, "%s \"%s\" is not a valid format name", name,
@@ -349,6 +349,8 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
             return err_set(err, ERR_BADPARAM, "input must be upload, download, raw or base64");
     }
     const json_t *file = json_object_get(params, "file");
+    if (jsonx_has_nul(json_object_get(params, "filename")))
+        return err_set(err, ERR_BADPARAM, "filename contains a NUL byte");
     const char *filename = jsonx_str(json_object_get(params, "filename"));
     if (filename && (strlen(filename) > 1024))
         return err_set(err, ERR_BADPARAM, "filename is too long");
@@ -416,6 +418,8 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
             return err_set(err, ERR_BADPARAM, "email: this API key has no email address");
     }
     const json_t *output = json_object_get(params, "output");
+    if (jsonx_is_given(output) && !json_is_object(output))
+        return err_set(err, ERR_BADPARAM, "output must be an object like {\"s3\": {...}}");
     if (json_is_object(output) && json_object_size(output) > 0)
         return unsupported_storage("output", output, err);
     plan->mode = mode;
@@ -482,6 +486,9 @@ static enum MHD_Result answer_or_wait(struct MHD_Connection *c, struct request *
 {
     struct err err = ERR_INIT;
     struct process p;
+    /* Resumed after a wait: a client that left gets no answer. */
+    if (r->wait_deadline_ms && http_peer_gone(c))
+        return MHD_NO;
     if (process_load(r->wait_id, &p, &err) < 0)
         return reply_err(c, &err);
     enum MHD_Result ret;

@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/fsx.h"
 #include "common/id.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -146,10 +147,39 @@ const char *http_host_header(struct MHD_Connection *c)
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (!h || !*h || strlen(h) > 255)
         return NULL;
-    for (const char *p = h; *p; p++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]_", *p))
+    /* HOST is a name ([A-Za-z0-9.-_]) or a bracketed IPv6 literal, then an optional port. */
+    const char *p = h;
+    if (*p == '[') {
+        p += strspn(p + 1, "0123456789abcdefABCDEF:.") + 1;
+        if (*p != ']' || p == h + 1)
             return NULL;
-    return h;
+        p++;
+    } else {
+        p += strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+        if (p == h)
+            return NULL;
+    }
+    if (*p == ':') {
+        char *end;
+        errno = 0;
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || *end || errno || port < 1 || port > 65535 || p[1] == '+' ||
+            p[1] == '-')
+            return NULL;
+        return h;
+    }
+    return *p ? NULL : h;
+}
+
+bool http_peer_gone(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return false;
+    char byte;
+    ssize_t n = recv(info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 /* ------------------------------------------------------------------ body sinks */
@@ -166,6 +196,8 @@ static int file_open(struct request *r, const char *name, struct err *err)
     f->name = name ? xstrdup(name) : NULL;
     f->size = 0;
     r->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (r->fd < 0 && errno == ENOENT && fsx_mkdir_p(process_incoming_dir(), err) == 0)
+        r->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (r->fd < 0) {
         free(f->path);
         free(f->name);
@@ -215,14 +247,12 @@ static int part_begin(void *opaque, const char *name, const char *filename, stru
     free(r->part_name);
     r->part_name = xstrdup(name);
     buf_reset(&r->body);
-    /* A browser form with no file chosen sends filename="" and no bytes: not a file. */
-    r->in_file_part = filename != NULL && *filename;
-    r->skip_part = filename != NULL && !*filename;
+    r->in_file_part = filename != NULL;
     if (!r->in_file_part)
         return 0;
     if (!r->files_allowed)
         return 0; /* discarded: this endpoint takes no files */
-    return file_open(r, filename, err);
+    return file_open(r, *filename ? filename : NULL, err);
 }
 
 static int part_data(void *opaque, const char *data, size_t len, struct err *err)
@@ -230,8 +260,6 @@ static int part_data(void *opaque, const char *data, size_t len, struct err *err
     struct request *r = opaque;
     if (r->in_file_part)
         return r->files_allowed ? file_write(r, data, len, err) : 0;
-    if (r->skip_part)
-        return 0;
     /* Text fields are held in memory: all of them together stay under --max-body-bytes. */
     r->field_bytes += (int64_t)len;
     if (r->field_bytes > g_config->max_body_bytes)
@@ -246,10 +274,18 @@ static int part_end(void *opaque, struct err *err)
     struct request *r = opaque;
     if (r->in_file_part) {
         r->in_file_part = false;
-        return r->files_allowed ? file_close(r, err) : 0;
-    }
-    if (r->skip_part) {
-        r->skip_part = false;
+        if (!r->files_allowed)
+            return 0;
+        if (file_close(r, err) < 0)
+            return -1;
+        /* A browser form with no file chosen sends filename="" and no bytes: no file. */
+        struct upfile *f = &r->files[r->n_files - 1];
+        if (f->size == 0 && !f->name) {
+            unlink(f->path);
+            free(f->path);
+            f->path = NULL;
+            r->n_files--;
+        }
         return 0;
     }
     if (!r->form)
@@ -280,6 +316,32 @@ static bool has_body(struct MHD_Connection *c)
     return (cl && strcmp(cl, "0") != 0) || te;
 }
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        ++*(int *)cls;
+    return MHD_YES;
+}
+
+/* Framing a request smuggler could play with: several Content-Length headers (RFC 9112:
+ * 400), and transfer codings other than chunked (501; libmicrohttpd would wait for a body
+ * it cannot find the end of). 0 or the status to answer. */
+static unsigned check_framing(struct MHD_Connection *c)
+{
+    int n = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &n);
+    if (n > 1)
+        return MHD_HTTP_BAD_REQUEST;
+    const char *te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te && strcasecmp(te, "chunked") != 0)
+        return MHD_HTTP_NOT_IMPLEMENTED;
+    return 0;
+}
+
 /* First call: choose the body sink and refuse what must not be read. -1 → answer r->err now. */
 static int setup_body(struct MHD_Connection *c, struct request *r, const char *method)
 {
@@ -297,7 +359,8 @@ static int setup_body(struct MHD_Connection *c, struct request *r, const char *m
         char *end;
         errno = 0;
         long long n = strtoll(cl, &end, 10);
-        if (errno == 0 && *end == '\0' && n > r->body_limit)
+        /* A length too large for 64 bits is too large for any limit. */
+        if ((errno == ERANGE || (errno == 0 && *end == '\0')) && n > r->body_limit)
             return err_set(&r->err, ERR_TOOBIG, "request body is larger than the limit of %lld "
                            "bytes", (long long)r->body_limit);
     }
@@ -476,6 +539,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         conn_watch_set(c, true);
+        unsigned bad = check_framing(c);
+        if (bad == MHD_HTTP_BAD_REQUEST)
+            return reply_error(c, bad, "several Content-Length headers");
+        if (bad)
+            return reply_error(c, bad, "only the chunked transfer coding is supported");
         router_match(method, url, &r->m);
         if (r->m.route == ROUTE_NONE)
             err_set(&r->err, ERR_NOTFOUND, "Not found");

@@ -41,7 +41,6 @@ struct request {
     struct multipart *mp;
     json_t *form;        /* multipart fields */
     bool in_file_part;
-    bool skip_part;      /* an empty file field of a browser form */
     int64_t field_bytes; /* multipart text bytes so far */
     char *part_name;
     int fd;              /* current file being written, -1 */
@@ -68,6 +67,10 @@ int http_start(struct err *err);
 /* The port actually bound (after http_start). */
 int http_port(void);
 void http_stop(void);
+
+/* True when the client of a (resumed) connection has closed its side: a suspended request
+ * whose client left is not answered, so a one-time download is not spent on nobody. */
+bool http_peer_gone(struct MHD_Connection *c);
 
 /* The request's Host header, validated; NULL when missing or unsafe. */
 const char *http_host_header(struct MHD_Connection *c);

@@ -349,7 +349,7 @@ json_t *params_parse_json(const char *text, size_t len, struct err *err)
         return badparam(err, "JSON body is nested deeper than %d", PARAMS_MAX_DEPTH), NULL;
 
     /* JSON_DECODE_ANY so that a top-level string gets our message rather than jansson's. */
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (root == NULL) {
         /* spec "Conventions": a duplicate key inside one JSON document → 400. */
         if (json_error_code(&je) == json_error_duplicate_key || strstr(je.text, "duplicate"))
