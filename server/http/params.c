@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/jsonx.h"
 #include "common/mem.h"
 #include "common/text.h"
@@ -326,6 +327,39 @@ static size_t count_keys(const json_t *v)
     return n;
 }
 
+/* True when a string anywhere in v holds a NUL byte; path then names it in bracket form
+ * ("converteroptions[quality]"). Depth is bounded by the parser's limit. */
+static bool find_nul(const json_t *v, struct buf *path)
+{
+    size_t mark = path->len;
+    if (json_is_string(v))
+        return jsonx_has_nul(v);
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            buf_printf(path, "[%zu]", i);
+            if (find_nul(e, path))
+                return true;
+            path->len = mark;
+            path->data[mark] = '\0';
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+        {
+            buf_printf(path, "[%.64s]", k);
+            if (find_nul(e, path))
+                return true;
+            path->len = mark;
+            path->data[mark] = '\0';
+        }
+    }
+    return false;
+}
+
 json_t *params_parse_json(const char *text, size_t len, struct err *err)
 {
     json_error_t je;
@@ -366,6 +400,23 @@ json_t *params_parse_json(const char *text, size_t len, struct err *err)
     if (count_keys(root) > PARAMS_MAX_KEYS) {
         json_decref(root);
         return badparam(err, "too many parameters (limit %d)", PARAMS_MAX_KEYS), NULL;
+    }
+    /* SEC-18: "\u0000" inside a string would cut the value short in C. The parser takes it
+     * so that the answer can name the parameter; the key is left to the key check (401). */
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        struct buf path = BUF_INIT;
+        buf_printf(&path, "%.64s", key);
+        bool bad = strcmp(key, "apikey") != 0 && find_nul(v, &path);
+        if (bad)
+            badparam(err, "invalid JSON body: parameter %s contains a NUL byte", path.data);
+        buf_fini(&path);
+        if (bad) {
+            json_decref(root);
+            return NULL;
+        }
     }
     return root;
 }
