@@ -17,27 +17,17 @@ now_ms() { date +%s%3N; }
 # median of the arguments
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-api_once() { # file in out
-    local url
-    url=$(curl -sf -X POST "$BASE/process" -H "Authorization: Bearer $KEY" \
-        -d "inputformat=$2" -d "outputformat=$3" | json_field url)
-    curl -sf -X POST "http:$url?wait=true" -F "file=@$1" >/dev/null
-    local out
-    out=$(curl -sf "http:$url" | json_field output.url)
-    curl -sf -o "$WORK/api.$3" "http:$out"
-}
-
 cli_once() { vips copy "$1" "$WORK/cli.$3"; }
 
 bench_case() { # label file in out runs
-    local a=() c=() t
-    api_once "$2" "$3" "$4"; cli_once "$2" "$3" "$4" # warm caches
+    local c=() t
+    cli_once "$2" "$3" "$4" # warm caches
     for _ in $(seq "$5"); do
-        t=$(now_ms); api_once "$2" "$3" "$4"; a+=($(( $(now_ms) - t )))
         t=$(now_ms); cli_once "$2" "$3" "$4"; c+=($(( $(now_ms) - t )))
     done
     local ma mc
-    ma=$(median "${a[@]}"); mc=$(median "${c[@]}")
+    ma=$(python3 "$ROOT/bench/image_client.py" "$PORT" "$KEY" "$2" "$3" "$4" "$5")
+    mc=$(median "${c[@]}")
     printf '%-24s API %7s ms   vips CLI %7s ms   ratio %s\n' "$1" "$ma" "$mc" "$(ratio "$ma" "$mc")"
 }
 

@@ -347,11 +347,12 @@ static int init(struct err *err)
         return -1;
     }
     /* spec SEC-09: no operation cache (every job is new input, and the cache would keep
-     * other jobs' pixels alive) and one thread per worker: the server runs one worker
-     * process per core, so libvips threads would only oversubscribe the cores and multiply
-     * the memory each worker needs. */
+     * other jobs' pixels alive) and an explicit thread count: one per core, so a single big
+     * image uses the whole machine as the vips command line does (bench/image.sh); when
+     * every worker is busy their threads share the cores. */
     vips_cache_set_max(0);
-    vips_concurrency_set(1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    vips_concurrency_set(cores > 0 ? (int)cores : 1);
     /* spec SEC-08: untrusted loaders off, then every loader and saver off, then exactly
      * ours back on. svgload and jxlsave are flagged untrusted by libvips; they run only in
      * this sandboxed worker, and SVG is a product requirement (security.md section 3). */

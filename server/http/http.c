@@ -45,6 +45,7 @@
 
 #define MIN_BODY_RATE (16 * 1024) /* bytes/s a body must average after its first 30 s */
 
+#define WRITE_CHUNK (256 * 1024)
 #define HEADER_DEADLINE_MS 10000 /* SEC-19: a request's headers complete within 10 s */
 
 static struct MHD_Daemon *daemon_;
@@ -208,14 +209,10 @@ static int file_open(struct request *r, const char *name, struct err *err)
     return 0;
 }
 
-static int file_write(struct request *r, const char *data, size_t len, struct err *err)
+static int write_all(int fd, const char *data, size_t len, struct err *err)
 {
-    struct upfile *f = &r->files[r->n_files - 1];
-    if (f->size + (int64_t)len > g_config->max_upload_bytes)
-        return err_set(err, ERR_TOOBIG, "upload is larger than the limit of %lld bytes",
-                       (long long)g_config->max_upload_bytes);
     while (len > 0) {
-        ssize_t n = write(r->fd, data, len);
+        ssize_t n = write(fd, data, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -225,8 +222,32 @@ static int file_write(struct request *r, const char *data, size_t len, struct er
         }
         data += n;
         len -= (size_t)n;
-        f->size += n;
     }
+    return 0;
+}
+
+static int file_flush(struct request *r, struct err *err)
+{
+    int rc = r->wbuf.len ? write_all(r->fd, r->wbuf.data, r->wbuf.len, err) : 0;
+    buf_reset(&r->wbuf);
+    return rc;
+}
+
+/* The multipart parser hands over file bytes between line breaks, which in binary data come
+ * every ~128 bytes: small pieces are gathered into WRITE_CHUNK before they reach write(2)
+ * (a 33 MB multipart upload: 375 ms → the speed of a PUT). */
+static int file_write(struct request *r, const char *data, size_t len, struct err *err)
+{
+    struct upfile *f = &r->files[r->n_files - 1];
+    if (f->size + (int64_t)len > g_config->max_upload_bytes)
+        return err_set(err, ERR_TOOBIG, "upload is larger than the limit of %lld bytes",
+                       (long long)g_config->max_upload_bytes);
+    f->size += (int64_t)len;
+    if (r->wbuf.len + len > WRITE_CHUNK && file_flush(r, err) < 0)
+        return -1;
+    if (len >= WRITE_CHUNK)
+        return write_all(r->fd, data, len, err);
+    buf_append(&r->wbuf, data, len);
     return 0;
 }
 
@@ -234,8 +255,11 @@ static int file_close(struct request *r, struct err *err)
 {
     if (r->fd < 0)
         return 0;
+    int flushed = file_flush(r, err);
     int rc = close(r->fd);
     r->fd = -1;
+    if (flushed < 0)
+        return -1;
     if (rc < 0)
         return err_set(err, ERR_INTERNAL, "cannot store upload: %s", strerror(errno));
     return 0;
@@ -607,6 +631,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     json_decref(r->form);
     json_decref(r->params);
     buf_fini(&r->body);
+    buf_fini(&r->wbuf);
     free(r->part_name);
     free(r->dl_id);
     free(r->dl_name);

@@ -44,6 +44,7 @@ struct request {
     int64_t field_bytes; /* multipart text bytes so far */
     char *part_name;
     int fd;              /* current file being written, -1 */
+    struct buf wbuf;     /* small writes gathered for fd */
     struct upfile files[MAX_UPFILES];
     int n_files;
     bool body_done;
