@@ -4,12 +4,16 @@
 #include "server/serve.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fsx.h"
@@ -24,6 +28,20 @@
 #include "server/engine/worker.h"
 #include "server/http/http.h"
 #include "storage/fetch.h"
+
+/* True when uid exists in this user namespace (a root inside `unshare -r` has only itself). */
+static bool uid_is_mapped(uid_t uid)
+{
+    FILE *f = fopen("/proc/self/uid_map", "r");
+    if (!f)
+        return true; /* no user namespaces: every uid exists */
+    unsigned long inside, outside, count;
+    bool mapped = false;
+    while (!mapped && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+        mapped = uid >= inside && uid - inside < count;
+    fclose(f);
+    return mapped;
+}
 
 /* At first start there is no key: make one so `make run` is usable at once. */
 static int ensure_dev_key(struct err *err)
@@ -70,9 +88,12 @@ int serve_main(const struct config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Files of the server (the database above all) are its own. */
+    umask(077);
     if (fsx_mkdir_p(cfg->data_dir, &err) < 0)
         goto out;
     db_path = xasprintf("%s/convertd.db", cfg->data_dir);
+    chmod(db_path, 0600);
     if (db_init(db_path, &err) < 0 || ensure_dev_key(&err) < 0)
         goto out;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -94,6 +115,22 @@ int serve_main(const struct config *cfg)
         .limits = {.max_pixels = cfg->max_pixels, .max_side = cfg->max_side,
                    .max_pages = cfg->max_pages},
     };
+    if (geteuid() == 0) {
+        /* Workers never keep root: they run as nobody and reach only their job folder
+         * (the data folder lets them pass through, not list). */
+        struct passwd *pw = getpwnam("nobody");
+        uid_t uid = pw ? pw->pw_uid : 65534;
+        if (!uid_is_mapped(uid)) {
+            log_warn("workers keep this root account: uid %ld does not exist in this user "
+                     "namespace", (long)uid);
+        } else {
+            wc.run_uid = uid;
+            wc.run_gid = pw ? pw->pw_gid : 65534;
+            if (chmod(cfg->data_dir, 0711) < 0)
+                log_warn("cannot open %s to the worker account: %s", cfg->data_dir,
+                         strerror(errno));
+        }
+    }
     if (worker_pool_start(&wc, &err) < 0)
         goto out;
     pool = true;

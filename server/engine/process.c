@@ -1418,6 +1418,29 @@ static int check_input_type(const char *path, const char *inputformat, struct er
     return 0;
 }
 
+/* Workers that run as their own account (a root server) get the job folder: the inputs to
+ * read, out.tmp and tmp to write. Nothing else of the data folder is theirs. */
+static int hand_job_to_worker(const char *dir, char *const *inputs, struct err *err)
+{
+    uid_t uid;
+    gid_t gid;
+    if (!worker_job_owner(&uid, &gid))
+        return 0;
+    static const char *const subs[] = {"", "/in", "/out.tmp", "/tmp"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        char *path = xasprintf("%s%s", dir, subs[i]);
+        int rc = chown(path, uid, gid);
+        free(path);
+        if (rc < 0 && errno != ENOENT)
+            return err_set(err, ERR_CONVERT, "cannot prepare the job folder: %s",
+                           strerror(errno));
+    }
+    for (size_t i = 0; inputs[i]; i++)
+        if (chown(inputs[i], uid, gid) < 0)
+            return err_set(err, ERR_CONVERT, "cannot prepare the input: %s", strerror(errno));
+    return 0;
+}
+
 static unsigned mode_bit(const char *mode)
 {
     if (!mode || strcmp(mode, "convert") == 0)
@@ -1470,6 +1493,8 @@ static void run_process(struct active *a)
         if (check_input_type(inputs[i], p.inputformat, &err) < 0)
             goto fail;
     }
+    if (hand_job_to_worker(dir, inputs, &err) < 0)
+        goto fail;
     struct worker_job job = {
         .process_id = a->id,
         .mode = (enum conv_mode)mode_bit(p.mode),
@@ -1790,6 +1815,11 @@ int engine_start(struct err *err)
 {
     char *jobs = xasprintf("%s/jobs", g_config->data_dir);
     int rc = fsx_mkdir_p(jobs, err);
+    uid_t uid;
+    gid_t gid;
+    /* Workers of their own account pass through to their job folder, without listing. */
+    if (rc == 0 && worker_job_owner(&uid, &gid))
+        chmod(jobs, 0711);
     free(jobs);
     if (rc < 0)
         return -1;

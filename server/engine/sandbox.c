@@ -5,6 +5,7 @@
 #include "server/engine/sandbox.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -305,6 +306,15 @@ int sandbox_apply_worker(const struct sandbox_config *cfg, unsigned *features, s
         return -1;
     /* Before seccomp (which denies unshare) and before any thread exists. */
     got |= enter_netns();
+    /* A worker started by root gives root up for good once the namespace exists: a decoder
+     * exploit then owns an account that can read nothing but its job folder. */
+    if (cfg->uid > 0 && geteuid() == 0) {
+        if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0)
+            return err_set(err, ERR_INTERNAL, "sandbox: cannot drop to uid %ld: %s",
+                           (long)cfg->uid, strerror(errno));
+        if (setuid(0) == 0)
+            return err_set(err, ERR_INTERNAL, "sandbox: root could be regained");
+    }
     /* Capabilities held inside a new user namespace do not count for rlimits. */
     can_raise_limits = !(got & SANDBOX_USERNS) && has_sys_resource();
     if (set_limits(cfg, err) < 0)

@@ -13,6 +13,8 @@ struct sandbox_config {
     pid_t parent_pid;         /* the server; 0 = whatever getppid() says now */
     int64_t mem_limit_bytes;  /* RLIMIT_AS; <= 0 gives SANDBOX_DEFAULT_MEM */
     int64_t max_output_bytes; /* hard RLIMIT_FSIZE for the worker's life; <= 0: none */
+    uid_t uid;                /* > 0: drop to this account (a worker started by root) */
+    gid_t gid;
 };
 
 #define SANDBOX_DEFAULT_MEM ((int64_t)2 * 1024 * 1024 * 1024)

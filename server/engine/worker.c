@@ -95,6 +95,8 @@ static struct {
     int64_t mem_limit;
     int64_t max_output;
     struct conv_limits limits;
+    uid_t run_uid; /* > 0: workers drop to this account */
+    gid_t run_gid;
     int count;
     struct slot *slots;
     struct job *jobs; /* in arrival order */
@@ -121,8 +123,8 @@ static void poke_supervisor(void)
  * thread without the mutex; pool.exe and the limits do not change while the pool runs. */
 static int spawn_worker(pid_t *pid_out, int *fd_out, struct err *err)
 {
-    char mem[32], out[32], ppid[32];
-    char *argv[10];
+    char mem[32], out[32], ppid[32], uid[32], gid[32];
+    char *argv[14];
     int argc = 0, sv[2], saved;
     sigset_t all, old;
     pid_t pid;
@@ -140,6 +142,14 @@ static int spawn_worker(pid_t *pid_out, int *fd_out, struct err *err)
     argv[argc++] = ppid;
     if (pool.test_converters)
         argv[argc++] = "--test-converters";
+    if (pool.run_uid > 0) {
+        snprintf(uid, sizeof uid, "%ld", (long)pool.run_uid);
+        snprintf(gid, sizeof gid, "%ld", (long)pool.run_gid);
+        argv[argc++] = "--uid";
+        argv[argc++] = uid;
+        argv[argc++] = "--gid";
+        argv[argc++] = gid;
+    }
     argv[argc] = NULL;
 
     /* CLOEXEC on both ends: a process another thread spawns meanwhile inherits neither. */
@@ -451,6 +461,8 @@ int worker_pool_start(const struct worker_config *cfg, struct err *err)
     pool.mem_limit = cfg->mem_limit_bytes;
     pool.max_output = cfg->max_output_bytes;
     pool.limits = cfg->limits;
+    pool.run_uid = cfg->run_uid;
+    pool.run_gid = cfg->run_gid;
     pool.count = cfg->count;
     pool.slots = xcalloc((size_t)cfg->count, sizeof *pool.slots);
     for (int i = 0; i < pool.count; i++) {
@@ -932,4 +944,13 @@ unlock_out:
     json_decref(result);
     free(line);
     return rc;
+}
+
+bool worker_job_owner(uid_t *uid, gid_t *gid)
+{
+    if (pool.run_uid <= 0)
+        return false;
+    *uid = pool.run_uid;
+    *gid = pool.run_gid;
+    return true;
 }

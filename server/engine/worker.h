@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "common/err.h"
@@ -22,6 +23,10 @@ struct worker_config {
     int64_t mem_limit_bytes;  /* RLIMIT_AS per worker */
     int64_t max_output_bytes; /* RLIMIT_FSIZE per job */
     struct conv_limits limits;
+    /* A server running as root starts its workers as this unprivileged account (run_uid > 0);
+     * the engine hands each job folder to it. 0: workers keep the server's account. */
+    uid_t run_uid;
+    gid_t run_gid;
 };
 
 struct worker_job {
@@ -40,6 +45,9 @@ struct worker_job {
 typedef void (*worker_progress_fn)(void *opaque, double percent, const char *message);
 
 int worker_pool_start(const struct worker_config *cfg, struct err *err);
+
+/* The account workers run as, when it is not the server's own: true and *uid, *gid set. */
+bool worker_job_owner(uid_t *uid, gid_t *gid);
 /* Kill every worker and wait for them. Running worker_run() calls fail with ERR_CANCELLED. */
 void worker_pool_stop(void);
 

@@ -289,7 +289,8 @@ static int parse_args(int argc, char **argv, struct sandbox_config *sb, bool *te
             continue;
         }
         if (i + 1 >= argc || (strcmp(a, "--mem-limit") != 0 && strcmp(a, "--max-output") != 0 &&
-                              strcmp(a, "--parent-pid") != 0)) {
+                              strcmp(a, "--parent-pid") != 0 && strcmp(a, "--uid") != 0 &&
+                              strcmp(a, "--gid") != 0)) {
             log_error("unknown worker argument %s", a);
             return -1;
         }
@@ -303,6 +304,10 @@ static int parse_args(int argc, char **argv, struct sandbox_config *sb, bool *te
             sb->mem_limit_bytes = v;
         else if (strcmp(a, "--max-output") == 0)
             sb->max_output_bytes = v;
+        else if (strcmp(a, "--uid") == 0)
+            sb->uid = (uid_t)v;
+        else if (strcmp(a, "--gid") == 0)
+            sb->gid = (gid_t)v;
         else
             sb->parent_pid = (pid_t)v;
     }

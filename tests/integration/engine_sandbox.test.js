@@ -87,6 +87,21 @@ describe('worker sandbox as seen in /proc (SEC-20, SEC-21)', function () {
         expect(Number(statFields(wpid)[1])).to.equal(spid);
     });
 
+    it('a worker never runs as root: a root server\'s workers drop to an unprivileged account', function () {
+        const uid = (pid) => Number(status(pid).Uid.split(/\s+/)[0]);
+        if (uid(spid) === 0)
+            expect(uid(wpid), 'worker uid of a root server').to.be.above(0);
+        else
+            expect(uid(wpid), 'worker uid').to.equal(uid(spid));
+        // Real, effective, saved and filesystem uid all dropped: root cannot be regained.
+        expect(new Set(status(wpid).Uid.split(/\s+/)).size).to.equal(1);
+    });
+
+    it('the server\'s database is not readable by the worker account', function () {
+        const st = fs.statSync(path.join(server.dataDir, 'convertd.db'));
+        expect(st.mode & 0o077, 'convertd.db mode ' + (st.mode & 0o777).toString(8)).to.equal(0);
+    });
+
     it('no_new_privs is set', function () {
         expect(status(wpid).NoNewPrivs).to.equal('1');
     });
@@ -123,12 +138,6 @@ describe('worker sandbox as seen in /proc (SEC-20, SEC-21)', function () {
     });
 
     it('the process count is bounded (RLIMIT_NPROC below the server\'s, or its own pids cgroup)', function () {
-        if (process.getuid() === 0) {
-            // Root is not bound by RLIMIT_NPROC and this machine delegates no pids cgroup:
-            // the bound only exists for an unprivileged convertd.
-            console.log('      (skipped: convertd runs as root here; RLIMIT_NPROC does not bind root)');
-            this.skip();
-        }
         const w = limits(wpid)['Max processes'].soft;
         const s = limits(spid)['Max processes'].soft;
         const pids = (pid) => (fs.readFileSync('/proc/' + pid + '/cgroup', 'utf8').split('\n')
