@@ -57,7 +57,7 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
                 tap = True
                 directive = re.search(r"#\s*(skip|todo)\b", m.group(2), re.I)
                 if directive:
-                    s += 1  # SKIP, or a TODO: a known gap, not a pass and not a failure
+                    s += 1  # SKIP, or a TAP to-do directive: a known gap, neither pass nor failure
                 elif m.group(1) == "ok":
                     p += 1
                 else:

@@ -3,6 +3,7 @@
 // bomb-shaped files, hostile names; the server must answer 4xx JSON (never 5xx, a hang or a
 // crash), keep serving others, and leave no stray files, descriptors or memory behind.
 'use strict';
+const { zipNames } = require('../lib/bytes');
 const { expect } = require('chai');
 const fs = require('fs');
 const path = require('path');
@@ -1691,29 +1692,3 @@ describe('hostile clients (convertd must stay up, answer 4xx JSON, leak nothing)
         it('the server is alive and still converts', healthy);
     });
 });
-
-// Entry names from a ZIP's central directory.
-function zipNames(buf) {
-    let eocd = -1;
-    for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65535); i--) {
-        if (buf.readUInt32LE(i) === 0x06054b50) {
-            eocd = i;
-            break;
-        }
-    }
-    if (eocd < 0)
-        throw new Error('no ZIP end-of-central-directory record');
-    const count = buf.readUInt16LE(eocd + 10);
-    let off = buf.readUInt32LE(eocd + 16);
-    const names = [];
-    for (let i = 0; i < count; i++) {
-        if (buf.readUInt32LE(off) !== 0x02014b50)
-            throw new Error('bad central directory header at ' + off);
-        const nameLen = buf.readUInt16LE(off + 28);
-        const extraLen = buf.readUInt16LE(off + 30);
-        const commentLen = buf.readUInt16LE(off + 32);
-        names.push(buf.slice(off + 46, off + 46 + nameLen).toString('utf8'));
-        off += 46 + nameLen + extraLen + commentLen;
-    }
-    return names;
-}

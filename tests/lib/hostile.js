@@ -3,6 +3,7 @@
 // (wrong type, truncated, header bombs, many frames/pages, SVG XXE), hostile names, and
 // checks of the server process (alive, open files, memory, leftover temp files).
 'use strict';
+const { crc32, pngChunk, PNG_SIG } = require('./bytes');
 const http = require('http');
 const net = require('net');
 const fs = require('fs');
@@ -383,34 +384,6 @@ function imageFacts(buf, ext) {
     }
 }
 
-const CRC_TABLE = (() => {
-    const t = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-        let c = n;
-        for (let k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-        t[n] = c >>> 0;
-    }
-    return t;
-})();
-
-function crc32(buf) {
-    let c = 0xffffffff;
-    for (const b of buf)
-        c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type, data) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-}
-
-const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 // A PNG with IHDR width × height, bit depth `depth`, colour type `ctype`, and IDAT = the
 // zlib-compressed `raw` scanlines (filter bytes included).

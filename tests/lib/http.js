@@ -2,6 +2,7 @@
 // http.js - raw HTTP client for the contract tests: full control of method, headers, chunked
 // bodies and Expect: 100-continue; multipart/urlencoded builders; a raw-socket request.
 'use strict';
+const { zipNames: zipEntries } = require('./bytes');
 const http = require('http');
 const net = require('net');
 const crypto = require('crypto');
@@ -431,31 +432,6 @@ function unzipBuffer(buf) {
     }
 }
 
-// Entry names only, from the central directory.
-function zipEntries(buf) {
-    let eocd = -1;
-    for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) {
-        if (buf.readUInt32LE(i) === 0x06054b50) {
-            eocd = i;
-            break;
-        }
-    }
-    if (eocd < 0)
-        throw new Error('not a ZIP: no end of central directory');
-    const count = buf.readUInt16LE(eocd + 10);
-    let p = buf.readUInt32LE(eocd + 16);
-    const names = [];
-    for (let i = 0; i < count; i++) {
-        if (buf.readUInt32LE(p) !== 0x02014b50)
-            throw new Error('bad central directory entry ' + i);
-        const nlen = buf.readUInt16LE(p + 28);
-        const xlen = buf.readUInt16LE(p + 30);
-        const clen = buf.readUInt16LE(p + 32);
-        names.push(buf.subarray(p + 46, p + 46 + nlen).toString('utf8'));
-        p += 46 + nlen + xlen + clen;
-    }
-    return names;
-}
 
 const assert = require('assert');
 
