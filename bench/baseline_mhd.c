@@ -34,7 +34,8 @@ static enum MHD_Result json_handler(void *cls, struct MHD_Connection *c, const c
     sqlite3_step(st);
     const char *text = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
     sqlite3_reset(st);
     MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
     enum MHD_Result ret = MHD_queue_response(c, 200, r);
@@ -89,18 +90,20 @@ int main(int argc, char **argv)
         char json[600];
         memset(json, 'x', sizeof json);
         snprintf(json, sizeof json, "{\"id\":\"x\",\"pad\":\"%0480d\"}", 0);
-        sqlite3_exec(init, "CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, doc TEXT);"
-                     "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        sqlite3_exec(init,
+                     "CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, doc TEXT);"
+                     "PRAGMA journal_mode=WAL",
+                     NULL, NULL, NULL);
         char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO docs VALUES (1, %Q)", json);
         sqlite3_exec(init, sql, NULL, NULL, NULL);
         sqlite3_free(sql);
         sqlite3_close(init);
     }
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, (uint16_t)port, NULL, NULL,
-        upload ? upload_handler : json_handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, 4u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_CONNECTION_LIMIT,
-        1024u, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, (uint16_t)port, NULL, NULL,
+                         upload ? upload_handler : json_handler, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+                         4u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
     if (!d)
         return 1;
     sigset_t set;

@@ -22,7 +22,13 @@ struct err {
     char msg[256];
 };
 
-#define ERR_INIT {ERR_OK, {0}}
+#define ERR_INIT                                                                                   \
+    {                                                                                              \
+        ERR_OK,                                                                                    \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Record code + message unless an error is already recorded (the first, deepest
  * cause wins). Always returns -1 so callers can write `return err_set(...)`. */

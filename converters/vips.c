@@ -395,8 +395,7 @@ static int backend_error(struct err *err, const char *context)
      * see the size: say what it means. */
     if (strstr(msg, "exceeds limit") || strstr(msg, "resources exhausted") ||
         strstr(msg, "ResourceLimit"))
-        err_set(err, ERR_CONVERT, "image too large (ImageMagick limit): %s",
-                n ? msg : "failed");
+        err_set(err, ERR_CONVERT, "image too large (ImageMagick limit): %s", n ? msg : "failed");
     else
         err_set(err, ERR_CONVERT, "vips: %s: %s", context, n ? msg : "failed");
     g_free(msg);
@@ -989,11 +988,12 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
         return err_set(err, ERR_CANCELLED, "cancelled");
 
     int64_t dw, dh;
-    if (job->mode != CONV_MODE_INFO &&
-        magick_declared_size(job->inputs[0], inf->name, &dw, &dh) &&
+    if (job->mode != CONV_MODE_INFO && magick_declared_size(job->inputs[0], inf->name, &dw, &dh) &&
         (dw > l.side || dh > l.side || dw * dh > l.pixels))
-        return err_set(err, ERR_CONVERT, "image too large (%lld×%lld; limit %d per side, %lld "
-                       "pixels)", (long long)dw, (long long)dh, l.side, (long long)l.pixels);
+        return err_set(err, ERR_CONVERT,
+                       "image too large (%lld×%lld; limit %d per side, %lld "
+                       "pixels)",
+                       (long long)dw, (long long)dh, l.side, (long long)l.pixels);
 
     /* Header only: the default page, no pixels. For SVG this is the canvas at `density`. */
     if (load(inf, job->inputs[0], &s, VIPS_ACCESS_SEQUENTIAL, 0, 1, &head, err) < 0)

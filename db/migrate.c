@@ -12,8 +12,8 @@ struct migration {
 static const struct migration migrations[] = {
     {.sql = "CREATE TABLE keys ("
             "  id INTEGER PRIMARY KEY,"
-            "  prefix TEXT NOT NULL,"          /* first characters, for listing only */
-            "  hash BLOB NOT NULL UNIQUE,"     /* SHA-256 of the key */
+            "  prefix TEXT NOT NULL,"      /* first characters, for listing only */
+            "  hash BLOB NOT NULL UNIQUE," /* SHA-256 of the key */
             "  email TEXT,"
             "  created INTEGER NOT NULL);"
             "CREATE TABLE presets ("
@@ -24,7 +24,7 @@ static const struct migration migrations[] = {
             "CREATE TABLE processes ("
             "  id TEXT PRIMARY KEY,"
             "  key_id INTEGER NOT NULL,"
-            "  base TEXT NOT NULL,"            /* URL prefix: //host or http(s)://host */
+            "  base TEXT NOT NULL," /* URL prefix: //host or http(s)://host */
             "  host TEXT NOT NULL,"
             "  upload_token TEXT UNIQUE,"
             "  download_token TEXT UNIQUE,"
@@ -40,8 +40,8 @@ static const struct migration migrations[] = {
             "  starttime INTEGER,"
             "  endtime INTEGER,"
             "  expire INTEGER NOT NULL,"
-            "  doc TEXT NOT NULL DEFAULT '{}',"  /* tag, input, converter, output, info */
-            "  job TEXT,"                        /* what the engine needs to run it */
+            "  doc TEXT NOT NULL DEFAULT '{}'," /* tag, input, converter, output, info */
+            "  job TEXT,"                       /* what the engine needs to run it */
             "  attempt INTEGER NOT NULL DEFAULT 0,"
             "  save INTEGER NOT NULL DEFAULT 0,"
             "  downloads INTEGER NOT NULL DEFAULT 0,"
@@ -51,7 +51,7 @@ static const struct migration migrations[] = {
             "CREATE INDEX processes_expire ON processes(expire);"
             "CREATE TABLE outputs ("
             "  process_id TEXT NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
-            "  name TEXT NOT NULL,"             /* '' is the ZIP of several files */
+            "  name TEXT NOT NULL," /* '' is the ZIP of several files */
             "  size INTEGER NOT NULL,"
             "  state INTEGER NOT NULL DEFAULT 0," /* 0 ready, 1 being sent, 2 gone */
             "  PRIMARY KEY (process_id, name));"

@@ -17,39 +17,40 @@ struct addr_allow;
 
 struct config {
     /* serve */
-    char *listen_host;          /* --listen HOST:PORT, default 127.0.0.1:8080 */
-    int listen_port;            /* 0 picks a free one */
-    char *port_file;            /* --port-file: write the bound port here */
-    char *public_scheme;        /* from --public-url: "http"/"https", or NULL (protocol-relative) */
-    char *public_host;          /* from --public-url: HOST[:PORT], or NULL (use the Host header) */
-    char *data_dir;             /* --data-dir, default ./var; made absolute */
-    int workers;                /* --workers, default: number of cores */
-    int64_t max_upload_bytes;   /* --max-upload-bytes, default 1 GiB... see config.c */
-    int64_t max_body_bytes;     /* --max-body-bytes, default 100 MiB */
-    int max_queue;              /* --max-queue, default 1000 */
-    int default_timeout;        /* --default-timeout seconds, default 600 */
-    int upload_timeout;         /* --upload-timeout seconds, default 3600 */
-    int64_t expire_seconds;     /* --expire-seconds, default 86400 */
-    int callback_retry_delay;   /* --callback-retry-delay seconds, default 5 */
-    bool allow_private_urls;    /* --allow-private-urls, default false */
-    struct addr_allow *allow;   /* --allow-url CIDR|HOST:PORT (repeatable; comma-separated in env/file) */
-    bool test_converters;       /* --test-converters */
-    int64_t max_pixels;         /* --max-pixels, default 100000000 */
-    int max_side;               /* --max-side, default 32768 */
-    int max_pages;              /* --max-pages, default 1000 */
-    int64_t worker_mem_bytes;   /* --worker-memory, default 2 GiB */
-    int64_t max_output_bytes;   /* --max-output-bytes, default 4 GiB */
-    int http_threads;           /* --http-threads, default 4 */
-    int connection_limit;       /* --connection-limit, default 1024 */
-    int connection_timeout;     /* --connection-timeout seconds, default 30 */
-    int rate_limit;             /* --rate-limit requests per minute per key, 0 = off */
-    char *log_level;            /* --log-level debug|info|warn|error, default info */
-    char *config_file;          /* --config */
+    char *listen_host;        /* --listen HOST:PORT, default 127.0.0.1:8080 */
+    int listen_port;          /* 0 picks a free one */
+    char *port_file;          /* --port-file: write the bound port here */
+    char *public_scheme;      /* from --public-url: "http"/"https", or NULL (protocol-relative) */
+    char *public_host;        /* from --public-url: HOST[:PORT], or NULL (use the Host header) */
+    char *data_dir;           /* --data-dir, default ./var; made absolute */
+    int workers;              /* --workers, default: number of cores */
+    int64_t max_upload_bytes; /* --max-upload-bytes, default 10 GiB */
+    int64_t max_body_bytes;   /* --max-body-bytes, default 100 MiB */
+    int max_queue;            /* --max-queue, default 1000 */
+    int default_timeout;      /* --default-timeout seconds, default 600 */
+    int upload_timeout;       /* --upload-timeout seconds, default 3600 */
+    int64_t expire_seconds;   /* --expire-seconds, default 86400 */
+    int callback_retry_delay; /* --callback-retry-delay seconds, default 5 */
+    bool allow_private_urls;  /* --allow-private-urls, default false */
+    struct addr_allow
+        *allow;           /* --allow-url CIDR|HOST:PORT (repeatable; comma-separated in env/file) */
+    bool test_converters; /* --test-converters */
+    int64_t max_pixels;   /* --max-pixels, default 100000000 */
+    int max_side;         /* --max-side, default 32768 */
+    int max_pages;        /* --max-pages, default 1000 */
+    int64_t worker_mem_bytes; /* --worker-memory, default 2 GiB */
+    int64_t max_output_bytes; /* --max-output-bytes, default 4 GiB */
+    int http_threads;         /* --http-threads, default 4 */
+    int connection_limit;     /* --connection-limit, default 1024 */
+    int connection_timeout;   /* --connection-timeout seconds, default 30 */
+    int rate_limit;           /* --rate-limit requests per minute per key, 0 = off */
+    char *log_level;          /* --log-level debug|info|warn|error, default info */
+    char *config_file;        /* --config */
 
     /* keys / presets subcommands */
-    char *email; /* --email */
-    char *key;   /* --key */
-    char *id;    /* --id */
+    char *email;   /* --email */
+    char *key;     /* --key */
+    char *id;      /* --id */
     char *options; /* --options JSON */
 };
 

@@ -112,7 +112,8 @@ int serve_main(const struct config *cfg)
         .test_converters = cfg->test_converters,
         .mem_limit_bytes = cfg->worker_mem_bytes,
         .max_output_bytes = cfg->max_output_bytes,
-        .limits = {.max_pixels = cfg->max_pixels, .max_side = cfg->max_side,
+        .limits = {.max_pixels = cfg->max_pixels,
+                   .max_side = cfg->max_side,
                    .max_pages = cfg->max_pages},
     };
     if (geteuid() == 0) {
@@ -122,7 +123,8 @@ int serve_main(const struct config *cfg)
         uid_t uid = pw ? pw->pw_uid : 65534;
         if (!uid_is_mapped(uid)) {
             log_warn("workers keep this root account: uid %ld does not exist in this user "
-                     "namespace", (long)uid);
+                     "namespace",
+                     (long)uid);
         } else {
             wc.run_uid = uid;
             wc.run_gid = pw ? pw->pw_gid : 65534;

@@ -44,8 +44,7 @@ char *callback_url(const char *url, const char *id, const char *process_url, con
     return full;
 }
 
-int callback_insert(const char *process_id, const char *full_url, const char *step,
-                    struct err *err)
+int callback_insert(const char *process_id, const char *full_url, const char *step, struct err *err)
 {
     static const char sql[] =
         "INSERT INTO callbacks (process_id, url, step, next_at) VALUES (?, ?, ?, ?)";

@@ -50,7 +50,7 @@
 #include "storage/zip.h"
 
 #define MAX_ATTEMPTS 3
-#define ZIP_FILE ".all.zip" /* never clashes: output names never start with a dot */
+#define ZIP_FILE     ".all.zip" /* never clashes: output names never start with a dot */
 
 static const char *const step_names[STEP_N] = {
     [STEP_INPUT] = "input",   [STEP_WAIT] = "wait",         [STEP_CONVERT] = "convert",
@@ -112,9 +112,9 @@ const char *process_incoming_dir(void)
 
 /* ------------------------------------------------------------------ rows */
 
-#define ROW_COLUMNS                                                                        \
-    "id, key_id, base, host, upload_token, download_token, mode, inputformat, outputformat, " \
-    "step, started, percent, message, code, created, starttime, endtime, expire, save, "   \
+#define ROW_COLUMNS                                                                                \
+    "id, key_id, base, host, upload_token, download_token, mode, inputformat, outputformat, "      \
+    "step, started, percent, message, code, created, starttime, endtime, expire, save, "           \
     "downloads, doc, job"
 
 static char *col_text(sqlite3_stmt *st, int i)
@@ -204,8 +204,7 @@ int process_load(const char *id, struct process *p, struct err *err)
     return load_where(sql, id, p, err);
 }
 
-int process_load_by_token(const char *kind, const char *token, struct process *p,
-                          struct err *err)
+int process_load_by_token(const char *kind, const char *token, struct process *p, struct err *err)
 {
     static const char up[] = "SELECT " ROW_COLUMNS " FROM processes WHERE upload_token = ?";
     static const char down[] = "SELECT " ROW_COLUMNS " FROM processes WHERE download_token = ?";
@@ -804,11 +803,11 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
         return err_set(err, ERR_BUSY, "the conversion queue is full; try again later");
 
     int64_t now = time_now();
-    json_t *job = json_pack("{s:s, s:s, s:s?, s:s, s:O, s:i, s:s, s:[]}", "mode", plan->mode,
-                            "in", plan->inputformat, "out", plan->outputformat, "converter",
-                            ((const struct converter *)plan->conv)->name, "options",
-                            plan->options, "timeout", plan->timeout, "input",
-                            input_type_name(plan->input), "inputs");
+    json_t *job =
+        json_pack("{s:s, s:s, s:s?, s:s, s:O, s:i, s:s, s:[]}", "mode", plan->mode, "in",
+                  plan->inputformat, "out", plan->outputformat, "converter",
+                  ((const struct converter *)plan->conv)->name, "options", plan->options, "timeout",
+                  plan->timeout, "input", input_type_name(plan->input), "inputs");
     if (plan->input == INPUT_DOWNLOAD)
         json_object_set_new(job, "url", json_string(plan->file));
     if (plan->filename)
@@ -825,9 +824,9 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
     const char *message = "Preparing process";
     if (plan->input == INPUT_UPLOAD && !plan->upload_path) {
         /* spec "Start": the upload object holds string values only (E2). */
-        json_object_set_new(doc, "upload", json_pack("{s:o}", "url",
-                                                     json_sprintf("%s/upload/%s", p->base,
-                                                                  p->upload_token)));
+        json_object_set_new(
+            doc, "upload",
+            json_pack("{s:o}", "url", json_sprintf("%s/upload/%s", p->base, p->upload_token)));
         message = "Waiting for upload";
     } else if (plan->input == INPUT_DOWNLOAD) {
         message = "Downloading input file";
@@ -1056,8 +1055,7 @@ void process_output_release(const char *id, const char *name)
 
 void process_output_served(const char *id, const char *name, bool claimed)
 {
-    static const char sql_gone[] =
-        "UPDATE outputs SET state = 2 WHERE process_id = ? AND name = ?";
+    static const char sql_gone[] = "UPDATE outputs SET state = 2 WHERE process_id = ? AND name = ?";
     /* The count lives in doc too, so the status is served straight from the doc text. */
     static const char sql_count[] =
         "UPDATE processes SET downloads = downloads + 1, doc = json_set(doc, "
@@ -1138,9 +1136,9 @@ out:
 /* ------------------------------------------------------------------ outputs at finish */
 
 struct outfile {
-    char *src;  /* name in out.tmp */
-    char *dst;  /* final name */
-    long n;     /* page/frame number, -1 for main */
+    char *src; /* name in out.tmp */
+    char *dst; /* final name */
+    long n;    /* page/frame number, -1 for main */
 };
 
 static int outfile_cmp(const void *a, const void *b)
@@ -1432,8 +1430,7 @@ static int hand_job_to_worker(const char *dir, char *const *inputs, struct err *
         int rc = chown(path, uid, gid);
         free(path);
         if (rc < 0 && errno != ENOENT)
-            return err_set(err, ERR_CONVERT, "cannot prepare the job folder: %s",
-                           strerror(errno));
+            return err_set(err, ERR_CONVERT, "cannot prepare the job folder: %s", strerror(errno));
     }
     for (size_t i = 0; inputs[i]; i++)
         if (chown(inputs[i], uid, gid) < 0)
@@ -1641,8 +1638,7 @@ static void reap_once(void)
         bool owned = active_find_locked(ids[i]) != NULL;
         pthread_mutex_unlock(&active_lock);
         if (!owned && !queue_contains(ids[i])) {
-            log_warn("process %s was in wait without a queue entry: queued again",
-                     log_id(ids[i]));
+            log_warn("process %s was in wait without a queue entry: queued again", log_id(ids[i]));
             queue_push(ids[i]);
         }
     }

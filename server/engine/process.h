@@ -19,7 +19,15 @@
 
 struct converter;
 
-enum process_step { STEP_INPUT, STEP_WAIT, STEP_CONVERT, STEP_OUTPUT, STEP_FINISHED, STEP_ERROR, STEP_N };
+enum process_step {
+    STEP_INPUT,
+    STEP_WAIT,
+    STEP_CONVERT,
+    STEP_OUTPUT,
+    STEP_FINISHED,
+    STEP_ERROR,
+    STEP_N
+};
 
 const char *process_step_name(enum process_step step);
 /* -1 for an unknown name. */
@@ -45,17 +53,16 @@ struct process {
     int64_t created, starttime, endtime, expire;
     int save;
     int64_t downloads;
-    json_t *doc; /* tag, input, converter, output, info, group */
+    json_t *doc;    /* tag, input, converter, output, info, group */
     char *doc_text; /* process_load_status only: doc as text (doc and job stay NULL) */
-    json_t *job; /* engine-only: what is needed to run it */
+    json_t *job;    /* engine-only: what is needed to run it */
 };
 
 void process_fini(struct process *p);
 
 /* Load by id, or by "upload" / "download" token. -1 with ERR_NOTFOUND "Process not found". */
 int process_load(const char *id, struct process *p, struct err *err);
-int process_load_by_token(const char *kind, const char *token, struct process *p,
-                          struct err *err);
+int process_load_by_token(const char *kind, const char *token, struct process *p, struct err *err);
 
 /* Load only what the status shows (the fast path of GET /process/ID). */
 int process_load_status(const char *id, struct process *p, struct err *err);

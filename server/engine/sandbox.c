@@ -310,8 +310,8 @@ int sandbox_apply_worker(const struct sandbox_config *cfg, unsigned *features, s
      * exploit then owns an account that can read nothing but its job folder. */
     if (cfg->uid > 0 && geteuid() == 0) {
         if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0)
-            return err_set(err, ERR_INTERNAL, "sandbox: cannot drop to uid %ld: %s",
-                           (long)cfg->uid, strerror(errno));
+            return err_set(err, ERR_INTERNAL, "sandbox: cannot drop to uid %ld: %s", (long)cfg->uid,
+                           strerror(errno));
         if (setuid(0) == 0)
             return err_set(err, ERR_INTERNAL, "sandbox: root could be regained");
     }

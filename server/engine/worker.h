@@ -33,12 +33,12 @@ struct worker_job {
     const char *process_id; /* for cancel and logs */
     enum conv_mode mode;
     const char *in_format;
-    const char *out_format;      /* NULL in INFO mode */
-    const json_t *options;       /* effective options (options_apply) */
-    const char *job_dir;         /* absolute; the worker chdirs and sets TMPDIR here */
-    const char *const *inputs;   /* absolute paths, NULL-terminated */
-    const char *output_dir;      /* absolute, existing and empty */
-    int timeout_s;               /* wall-clock limit of the conversion */
+    const char *out_format;    /* NULL in INFO mode */
+    const json_t *options;     /* effective options (options_apply) */
+    const char *job_dir;       /* absolute; the worker chdirs and sets TMPDIR here */
+    const char *const *inputs; /* absolute paths, NULL-terminated */
+    const char *output_dir;    /* absolute, existing and empty */
+    int timeout_s;             /* wall-clock limit of the conversion */
 };
 
 /* Progress from the worker, already throttled by nobody: called for every line. */

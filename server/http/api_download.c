@@ -57,8 +57,7 @@ static bool parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 
 /* Which stored output the request names: "" for the ZIP of several, else a file name.
  * *display gets the name to show (borrowed from p->doc). NULL → 404. */
-static const char *pick_output(const struct process *p, const char *requested,
-                               const char **display)
+static const char *pick_output(const struct process *p, const char *requested, const char **display)
 {
     json_t *output = json_object_get(p->doc, "output");
     const char *filename = jsonx_str(json_object_get(output, "filename"));
@@ -71,8 +70,7 @@ static const char *pick_output(const struct process *p, const char *requested,
     }
     size_t i;
     json_t *v;
-    json_array_foreach(files, i, v)
-    {
+    json_array_foreach (files, i, v) {
         if (strcmp(json_string_value(v), requested) == 0) {
             *display = json_string_value(v);
             return *display;

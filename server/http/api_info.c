@@ -34,8 +34,7 @@ static bool pair_listed(json_t *list, const char *in, const char *out)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v)
-    {
+    json_array_foreach (list, i, v) {
         if (strcmp(json_string_value(json_object_get(v, "inputformat")), in) == 0 &&
             strcmp(json_string_value(json_object_get(v, "outputformat")), out) == 0)
             return true;
@@ -60,11 +59,11 @@ enum MHD_Result api_conversiontypes(struct MHD_Connection *c, struct request *r)
                 continue;
             if (!defaults)
                 defaults = options_defaults_json(conv);
-            json_array_append_new(
-                list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "inputformat", pr->in,
-                                "outputformat", pr->out, "converter", conv->name, "group",
-                                pr->group ? pr->group : "", "note", conv->note ? conv->note : "",
-                                "converteroptions", defaults));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "inputformat",
+                                                  pr->in, "outputformat", pr->out, "converter",
+                                                  conv->name, "group", pr->group ? pr->group : "",
+                                                  "note", conv->note ? conv->note : "",
+                                                  "converteroptions", defaults));
         }
         json_decref(defaults);
     }

@@ -47,8 +47,9 @@ static char *url_base(struct MHD_Connection *c, char **host_out)
     if (!host)
         host = http_host_header(c);
     if (!host) {
-        snprintf(fallback, sizeof fallback, strchr(g_config->listen_host, ':') ? "[%s]:%d" : "%s:%d",
-                 g_config->listen_host, http_port());
+        snprintf(fallback, sizeof fallback,
+                 strchr(g_config->listen_host, ':') ? "[%s]:%d" : "%s:%d", g_config->listen_host,
+                 http_port());
         host = fallback;
     }
     *host_out = xstrdup(host);
@@ -61,8 +62,7 @@ static char *url_base(struct MHD_Connection *c, char **host_out)
 static char *absolute_url(const char *url)
 {
     if (strncmp(url, "//", 2) == 0)
-        return xasprintf("%s:%s", g_config->public_scheme ? g_config->public_scheme : "http",
-                         url);
+        return xasprintf("%s:%s", g_config->public_scheme ? g_config->public_scheme : "http", url);
     return xstrdup(url);
 }
 
@@ -100,7 +100,8 @@ static int mode_param(const json_t *params, const char *def, const char **out, s
             return 0;
         }
     }
-    return err_set(err, ERR_BADPARAM, "mode must be one of convert, info, combine, archive, "
+    return err_set(err, ERR_BADPARAM,
+                   "mode must be one of convert, info, combine, archive, "
                    "extract");
 }
 
@@ -126,7 +127,9 @@ static int create_process(struct MHD_Connection *c, struct request *r, int64_t k
     if (!ok) {
         /* compat D4: php's test looks for exactly this sentence. */
         err_set(err, ERR_BADPARAM, "This conversiontype is not supported! (%s → %s)", in,
-                bit == CONV_MODE_INFO ? "info" : out ? out : "?");
+                bit == CONV_MODE_INFO ? "info"
+                : out                 ? out
+                                      : "?");
         goto out;
     }
     base = url_base(c, &host);
@@ -143,12 +146,11 @@ static json_t *create_reply(const struct process *p)
 {
     char expires[TIMEFMT_LEN + 1];
     time_utc_string(p->expire, expires);
-    return json_pack("{s:o, s:s, s:s, s:s, s:I, s:i, s:i, s:i}", "url",
-                     json_sprintf("%s/process/%s", p->base, p->id), "id", p->id, "host", p->host,
-                     "expires", expires, "maxsize",
-                     (json_int_t)(g_config->max_upload_bytes / (1024 * 1024)), "maxtime",
-                     g_config->default_timeout, "concurrent", g_config->workers, "minutes",
-                     UNLIMITED_MINUTES);
+    return json_pack(
+        "{s:o, s:s, s:s, s:s, s:I, s:i, s:i, s:i}", "url",
+        json_sprintf("%s/process/%s", p->base, p->id), "id", p->id, "host", p->host, "expires",
+        expires, "maxsize", (json_int_t)(g_config->max_upload_bytes / (1024 * 1024)), "maxtime",
+        g_config->default_timeout, "concurrent", g_config->workers, "minutes", UNLIMITED_MINUTES);
 }
 
 enum MHD_Result api_create(struct MHD_Connection *c, struct request *r)
@@ -192,8 +194,8 @@ static int key_email(int64_t key_id, bool *has_email, struct err *err)
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, key_id);
-    *has_email = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-                 *sqlite3_column_text(st, 0);
+    *has_email =
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0);
     sqlite3_reset(st);
     return 0;
 }
@@ -367,7 +369,8 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
         break;
     case INPUT_DOWNLOAD:
         if (!jsonx_is_given(file))
-            return err_set(err, ERR_BADPARAM, "file is missing: input=download needs the URL "
+            return err_set(err, ERR_BADPARAM,
+                           "file is missing: input=download needs the URL "
                            "of the file");
         if (!json_is_string(file) || !fetch_url_syntax_ok(json_string_value(file)))
             return err_set(err, ERR_BADPARAM, "file must be an http or https URL");
@@ -514,8 +517,7 @@ static enum MHD_Result answer_or_wait(struct MHD_Connection *c, struct request *
 }
 
 /* Start process p with r's parameters and answer (or suspend for wait/download). */
-static enum MHD_Result start_process(struct MHD_Connection *c, struct request *r,
-                                     struct process *p)
+static enum MHD_Result start_process(struct MHD_Connection *c, struct request *r, struct process *p)
 {
     struct err err = ERR_INIT;
     struct start_plan plan = {0};

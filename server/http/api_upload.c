@@ -18,12 +18,14 @@
 static int check_waiting(const struct process *p, struct err *err)
 {
     if (!p->started)
-        return err_set(err, ERR_BADPARAM, "Process not started yet: start it with input=upload "
+        return err_set(err, ERR_BADPARAM,
+                       "Process not started yet: start it with input=upload "
                        "first");
     const char *input = jsonx_str(json_object_get(p->job, "input"));
     if (p->step != STEP_INPUT || !input || strcmp(input, "upload") != 0 ||
         json_array_size(json_object_get(p->job, "inputs")) > 0)
-        return err_set(err, ERR_BADPARAM, "This process does not accept an upload (already "
+        return err_set(err, ERR_BADPARAM,
+                       "This process does not accept an upload (already "
                        "uploaded or not waiting for one)");
     return 0;
 }
@@ -68,8 +70,9 @@ enum MHD_Result api_upload(struct MHD_Connection *c, struct request *r)
     }
     free(r->files[0].path);
     r->files[0].path = NULL;
-    ret = reply_json(c, MHD_HTTP_OK, json_pack("{s:s, s:I, s:s}", "file", name, "size",
-                                               (json_int_t)size, "message", "File saved."));
+    ret = reply_json(c, MHD_HTTP_OK,
+                     json_pack("{s:s, s:I, s:s}", "file", name, "size", (json_int_t)size, "message",
+                               "File saved."));
     free(name);
 out:
     process_fini(&p);

@@ -45,7 +45,7 @@
 
 #define MIN_BODY_RATE (16 * 1024) /* bytes/s a body must average after its first 30 s */
 
-#define WRITE_CHUNK (256 * 1024)
+#define WRITE_CHUNK        (256 * 1024)
 #define HEADER_DEADLINE_MS 10000 /* SEC-19: a request's headers complete within 10 s */
 
 static struct MHD_Daemon *daemon_;
@@ -164,8 +164,7 @@ const char *http_host_header(struct MHD_Connection *c)
         char *end;
         errno = 0;
         long port = strtol(p + 1, &end, 10);
-        if (end == p + 1 || *end || errno || port < 1 || port > 65535 || p[1] == '+' ||
-            p[1] == '-')
+        if (end == p + 1 || *end || errno || port < 1 || port > 65535 || p[1] == '+' || p[1] == '-')
             return NULL;
         return h;
     }
@@ -334,7 +333,8 @@ static bool content_type_is(const char *ct, const char *what)
 
 static bool has_body(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     return (cl && strcmp(cl, "0") != 0) || te;
@@ -370,7 +370,8 @@ static unsigned check_framing(struct MHD_Connection *c)
 static int setup_body(struct MHD_Connection *c, struct request *r, const char *method)
 {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     enum route_id route = r->m.route;
     bool is_upload = route == ROUTE_UPLOAD;
     r->files_allowed = is_upload || route == ROUTE_START || route == ROUTE_CONVERT;
@@ -385,8 +386,10 @@ static int setup_body(struct MHD_Connection *c, struct request *r, const char *m
         long long n = strtoll(cl, &end, 10);
         /* A length too large for 64 bits is too large for any limit. */
         if ((errno == ERANGE || (errno == 0 && *end == '\0')) && n > r->body_limit)
-            return err_set(&r->err, ERR_TOOBIG, "request body is larger than the limit of %lld "
-                           "bytes", (long long)r->body_limit);
+            return err_set(&r->err, ERR_TOOBIG,
+                           "request body is larger than the limit of %lld "
+                           "bytes",
+                           (long long)r->body_limit);
     }
     if (is_upload) {
         if (api_upload_precheck(c, r, &r->err) < 0)
@@ -407,7 +410,8 @@ static int setup_body(struct MHD_Connection *c, struct request *r, const char *m
     }
     if (is_upload) {
         /* POST to an upload URL must be a form (spec "Uploads"). */
-        return err_set(&r->err, ERR_BADPARAM, "POST to an upload URL must be multipart/form-data "
+        return err_set(&r->err, ERR_BADPARAM,
+                       "POST to an upload URL must be multipart/form-data "
                        "with the file in field \"file\"; or PUT the raw bytes");
     }
     r->kind = content_type_is(ct, "application/x-www-form-urlencoded") ? BODY_FORM : BODY_JSON;
@@ -479,8 +483,8 @@ static int finish_body(struct MHD_Connection *c, struct request *r)
         break;
     case BODY_FORM:
         body = json_object();
-        if (params_parse_urlencoded(body, r->body.data ? r->body.data : "", r->body.len,
-                                    &r->err) < 0) {
+        if (params_parse_urlencoded(body, r->body.data ? r->body.data : "", r->body.len, &r->err) <
+            0) {
             json_decref(body);
             return -1;
         }
@@ -549,9 +553,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct request *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
     (void)version;
@@ -700,14 +703,13 @@ int http_start(struct err *err)
      * uploads are read in large chunks. */
     daemon_ = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_config->http_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_config->connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g_config->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_config->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)g_config->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)g_config->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_END);
     if (!daemon_)
         return err_set(err, ERR_INTERNAL, "cannot listen on %s:%d", host, g_config->listen_port);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);

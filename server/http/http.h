@@ -18,8 +18,8 @@ struct multipart;
 /* A file that arrived in the request body (PUT body or a multipart file part), streamed to
  * a temporary file in the incoming folder. */
 struct upfile {
-    char *path;  /* temporary file; NULL once moved away */
-    char *name;  /* client-given name (multipart filename), may be NULL */
+    char *path; /* temporary file; NULL once moved away */
+    char *name; /* client-given name (multipart filename), may be NULL */
     int64_t size;
 };
 
@@ -34,21 +34,21 @@ struct request {
 
     /* body */
     enum body_kind kind;
-    struct buf body;     /* JSON/urlencoded text, or the current multipart field */
+    struct buf body; /* JSON/urlencoded text, or the current multipart field */
     int64_t body_bytes;
     int64_t body_limit;
-    bool files_allowed;  /* file parts are kept (start, convert, upload) */
+    bool files_allowed; /* file parts are kept (start, convert, upload) */
     struct multipart *mp;
-    json_t *form;        /* multipart fields */
+    json_t *form; /* multipart fields */
     bool in_file_part;
     int64_t field_bytes; /* multipart text bytes so far */
     char *part_name;
-    int fd;              /* current file being written, -1 */
-    struct buf wbuf;     /* small writes gathered for fd */
+    int fd;          /* current file being written, -1 */
+    struct buf wbuf; /* small writes gathered for fd */
     struct upfile files[MAX_UPFILES];
     int n_files;
     bool body_done;
-    struct err err;      /* an error found while reading the body: answered at the end */
+    struct err err; /* an error found while reading the body: answered at the end */
 
     /* handler state, kept across suspend/resume */
     json_t *params;

@@ -337,8 +337,7 @@ static bool find_nul(const json_t *v, struct buf *path)
     if (json_is_array(v)) {
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e)
-        {
+        json_array_foreach (v, i, e) {
             buf_printf(path, "[%zu]", i);
             if (find_nul(e, path))
                 return true;
@@ -348,8 +347,7 @@ static bool find_nul(const json_t *v, struct buf *path)
     } else if (json_is_object(v)) {
         const char *k;
         json_t *e;
-        json_object_foreach((json_t *)v, k, e)
-        {
+        json_object_foreach ((json_t *)v, k, e) {
             buf_printf(path, "[%.64s]", k);
             if (find_nul(e, path))
                 return true;
@@ -405,8 +403,7 @@ json_t *params_parse_json(const char *text, size_t len, struct err *err)
      * so that the answer can name the parameter; the key is left to the key check (401). */
     const char *key;
     json_t *v;
-    json_object_foreach(root, key, v)
-    {
+    json_object_foreach (root, key, v) {
         struct buf path = BUF_INIT;
         buf_printf(&path, "%.64s", key);
         bool bad = strcmp(key, "apikey") != 0 && find_nul(v, &path);

@@ -11,7 +11,7 @@
 #include "common/err.h"
 
 #define PARAMS_MAX_DEPTH 64
-#define PARAMS_MAX_KEYS 10000
+#define PARAMS_MAX_KEYS  10000
 
 /* Insert one already percent-decoded key=value pair from a query string or form into obj,
  * with bracket notation: a[b][c]=v builds nested objects, a[]=v appends to an array,

@@ -46,8 +46,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
         free(text);
         return MHD_NO;
     }
-    bool ok = add_common_headers(r) &&
-              MHD_add_response_header(r, "Content-Type", JSON_TYPE) == MHD_YES;
+    bool ok =
+        add_common_headers(r) && MHD_add_response_header(r, "Content-Type", JSON_TYPE) == MHD_YES;
     if (ok && retry_after)
         ok = MHD_add_response_header(r, "Retry-After", retry_after) == MHD_YES;
     if (!ok) {
@@ -81,8 +81,7 @@ enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *bo
 enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
     const char *retry = status == 503 ? "5" : status == 429 ? "60" : NULL;
-    return send_json(c, status, json_pack("{s:s, s:i}", "error", msg, "code", (int)status),
-                     retry);
+    return send_json(c, status, json_pack("{s:s, s:i}", "error", msg, "code", (int)status), retry);
 }
 
 enum MHD_Result reply_err(struct MHD_Connection *c, const struct err *err)

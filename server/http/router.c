@@ -36,8 +36,8 @@ static unsigned method_bit(const char *method)
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"GET", M_GET}, {"POST", M_POST}, {"PUT", M_PUT}, {"DELETE", M_DELETE},
-                 {"HEAD", M_HEAD}};
+    } names[] = {
+        {"GET", M_GET}, {"POST", M_POST}, {"PUT", M_PUT}, {"DELETE", M_DELETE}, {"HEAD", M_HEAD}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(method, names[i].name) == 0)
             return names[i].bit;

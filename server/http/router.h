@@ -7,17 +7,17 @@
 #include <stdbool.h>
 
 enum route_id {
-    ROUTE_NONE = 0,      /* unknown path: 404 */
-    ROUTE_CREATE,        /* GET|POST /process */
-    ROUTE_STATUS,        /* GET /process/ID */
-    ROUTE_START,         /* POST /process/ID */
-    ROUTE_DELETE,        /* DELETE /process/ID, GET /process/ID/delete|cancel */
-    ROUTE_CONVERT,       /* GET|POST /convert */
-    ROUTE_UPLOAD,        /* PUT|POST /upload/TOKEN[/NAME] */
-    ROUTE_DOWNLOAD,      /* GET|HEAD /download/TOKEN[/NAME] */
-    ROUTE_PROCESSES,     /* GET|POST /processes */
+    ROUTE_NONE = 0,        /* unknown path: 404 */
+    ROUTE_CREATE,          /* GET|POST /process */
+    ROUTE_STATUS,          /* GET /process/ID */
+    ROUTE_START,           /* POST /process/ID */
+    ROUTE_DELETE,          /* DELETE /process/ID, GET /process/ID/delete|cancel */
+    ROUTE_CONVERT,         /* GET|POST /convert */
+    ROUTE_UPLOAD,          /* PUT|POST /upload/TOKEN[/NAME] */
+    ROUTE_DOWNLOAD,        /* GET|HEAD /download/TOKEN[/NAME] */
+    ROUTE_PROCESSES,       /* GET|POST /processes */
     ROUTE_CONVERSIONTYPES, /* GET /conversiontypes */
-    ROUTE_USER,          /* GET|POST /user */
+    ROUTE_USER,            /* GET|POST /user */
 };
 
 struct route_match {

@@ -25,15 +25,15 @@ static const struct {
     enum process_step from, to;
     bool ok;
 } transitions[] = {
-    {STEP_INPUT, STEP_WAIT, true},       {STEP_WAIT, STEP_CONVERT, true},
-    {STEP_CONVERT, STEP_OUTPUT, true},   {STEP_OUTPUT, STEP_FINISHED, true},
-    {STEP_INPUT, STEP_ERROR, true},      {STEP_WAIT, STEP_ERROR, true},
-    {STEP_CONVERT, STEP_ERROR, true},    {STEP_OUTPUT, STEP_ERROR, true},
-    {STEP_CONVERT, STEP_WAIT, true},     {STEP_OUTPUT, STEP_WAIT, true},
-    {STEP_INPUT, STEP_FINISHED, false},  {STEP_INPUT, STEP_CONVERT, false},
-    {STEP_WAIT, STEP_FINISHED, false},   {STEP_FINISHED, STEP_ERROR, false},
-    {STEP_ERROR, STEP_FINISHED, false},  {STEP_FINISHED, STEP_INPUT, false},
-    {STEP_ERROR, STEP_WAIT, false},      {STEP_CONVERT, STEP_INPUT, false},
+    {STEP_INPUT, STEP_WAIT, true},         {STEP_WAIT, STEP_CONVERT, true},
+    {STEP_CONVERT, STEP_OUTPUT, true},     {STEP_OUTPUT, STEP_FINISHED, true},
+    {STEP_INPUT, STEP_ERROR, true},        {STEP_WAIT, STEP_ERROR, true},
+    {STEP_CONVERT, STEP_ERROR, true},      {STEP_OUTPUT, STEP_ERROR, true},
+    {STEP_CONVERT, STEP_WAIT, true},       {STEP_OUTPUT, STEP_WAIT, true},
+    {STEP_INPUT, STEP_FINISHED, false},    {STEP_INPUT, STEP_CONVERT, false},
+    {STEP_WAIT, STEP_FINISHED, false},     {STEP_FINISHED, STEP_ERROR, false},
+    {STEP_ERROR, STEP_FINISHED, false},    {STEP_FINISHED, STEP_INPUT, false},
+    {STEP_ERROR, STEP_WAIT, false},        {STEP_CONVERT, STEP_INPUT, false},
     {STEP_FINISHED, STEP_FINISHED, false},
 };
 

@@ -56,8 +56,8 @@ static void check_str(const char *want, const char *got, const char *what, size_
     if (!want)
         ck_assert_msg(got == NULL, "case %zu: %s should be NULL, got %s", i, what, got);
     else
-        ck_assert_msg(got && strcmp(want, got) == 0, "case %zu: %s want %s got %s", i, what,
-                      want, got ? got : "(null)");
+        ck_assert_msg(got && strcmp(want, got) == 0, "case %zu: %s want %s got %s", i, what, want,
+                      got ? got : "(null)");
 }
 
 START_TEST(test_route_table)
