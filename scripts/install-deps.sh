@@ -13,7 +13,7 @@ PACKAGES=(
     build-essential pkg-config meson ninja-build
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libvips-dev libvips-tools
     libcurl4-openssl-dev libarchive-dev check libseccomp-dev libssl-dev
-    sqlite3 curl ca-certificates
+    sqlite3 curl ca-certificates clang-format-14
 )
 
 # As root directly (CI containers, Docker), else through sudo.

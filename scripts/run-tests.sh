@@ -4,6 +4,7 @@
 #
 # One test is one Check test function (one TAP line of a unit test program), one meson test
 # that does not speak TAP, or one mocha `it`. Suites:
+#   0. the format check: clang-format-14 over the tracked C files (one test);
 #   1. every meson test of ./build (the unit suite and whatever else tests/meson.build adds);
 #   2. the unit suite again in ./build-asan, built with -Db_sanitize=address,undefined
 #      (RUN_ASAN=0 leaves it out; a build folder that cannot be configured is skipped);
@@ -212,6 +213,26 @@ EOF
     add "$label" "$p" "$fl" "$s"
 }
 
+# One test: every tracked C file is formatted as .clang-format says (STYLE.md section 12,
+# clang-format 14 as in Debian 12).
+format_check() {
+    local label="format (clang-format-14)"
+    if ! command -v clang-format-14 >/dev/null 2>&1; then
+        echo "== $label: skipped, clang-format-14 is not installed"
+        add "$label" 0 0 1
+        return
+    fi
+    if git ls-files -z '*.c' '*.h' | xargs -0 clang-format-14 --dry-run -Werror \
+        >"$TMP/format.log" 2>&1; then
+        add "$label" 1 0 0
+    else
+        grep -m 20 'error:' "$TMP/format.log" | sed 's/^/   /'
+        echo "   (fix with: git ls-files '*.c' '*.h' | xargs clang-format-14 -i)"
+        add "$label" 0 1 0
+    fi
+}
+
+format_check
 if [ ! -f "$BUILD/build.ninja" ]; then
     echo "== $BUILD is not configured: run \`make build\` first"
     add "meson" 0 1 0
