@@ -996,47 +996,44 @@ static char *output_file_path(const char *id, const char *name)
     return xasprintf("%s/jobs/%s/out/%s", g_config->data_dir, id, *name ? name : ZIP_FILE);
 }
 
-int process_output_open(const struct process *p, const char *name, bool claim, int64_t *size,
-                        struct err *err)
+int process_output_open(const struct process *p, const char *name, int64_t *size, struct err *err)
 {
-    static const char sql_get[] =
-        "SELECT size, state FROM outputs WHERE process_id = ? AND name = ?";
-    static const char sql_claim[] =
-        "UPDATE outputs SET state = 1 WHERE process_id = ? AND name = ? AND state = 0";
-    sqlite3_stmt *st = db_stmt(sql_get, err);
+    static const char sql[] =
+        "SELECT size FROM outputs WHERE process_id = ? AND name = ? AND state IN (0, 1)";
+    sqlite3_stmt *st = db_stmt(sql, err);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    int state = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found)
         *size = sqlite3_column_int64(st, 0);
-        state = sqlite3_column_int(st, 1);
-    }
     sqlite3_reset(st);
-    if (state != 0 && !(state == 1 && !claim))
+    if (!found)
         return err_set(err, ERR_NOTFOUND, "File not found");
-    if (claim) {
-        /* spec "Downloads": one-time claims are atomic (SEC-28). */
-        st = db_stmt(sql_claim, err);
-        if (!st)
-            return -1;
-        sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE || sqlite3_changes(db_conn(err)) != 1)
-            return err_set(err, ERR_NOTFOUND, "File not found");
-    }
     char *path = output_file_path(p->id, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     free(path);
-    if (fd < 0) {
-        if (claim)
-            process_output_release(p->id, name);
+    if (fd < 0)
         return err_set(err, ERR_NOTFOUND, "File not found");
-    }
     return fd;
+}
+
+int process_output_claim(const char *id, const char *name, struct err *err)
+{
+    /* spec "Downloads": one-time claims are atomic (SEC-28). */
+    static const char sql[] =
+        "UPDATE outputs SET state = 1 WHERE process_id = ? AND name = ? AND state = 0";
+    sqlite3_stmt *st = db_stmt(sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE || sqlite3_changes(db_conn(err)) != 1)
+        return err_set(err, ERR_NOTFOUND, "File not found");
+    return 0;
 }
 
 void process_output_release(const char *id, const char *name)

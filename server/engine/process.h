@@ -121,10 +121,13 @@ int process_upload_done(const struct process *p, const char *tmp_path, const cha
  * 0. Pending callbacks of a process that already ended are still delivered. */
 int process_delete(const char *id, struct err *err);
 
-/* Output files: claim (one-time downloads), release, and mark served. name "" is the ZIP.
- * process_output_open returns an fd (O_RDONLY) and its size, or -1 with ERR_NOTFOUND. */
-int process_output_open(const struct process *p, const char *name, bool claim, int64_t *size,
-                        struct err *err);
+/* Output files (name "" is the ZIP). process_output_open returns an fd (O_RDONLY) of an
+ * output that is still there, and its size; -1 with ERR_NOTFOUND. process_output_claim takes
+ * a one-time file for one download (atomically: a second claim fails with ERR_NOTFOUND);
+ * release gives the claim back (aborted transfer); served counts a completed download and
+ * deletes a claimed file. */
+int process_output_open(const struct process *p, const char *name, int64_t *size, struct err *err);
+int process_output_claim(const char *id, const char *name, struct err *err);
 void process_output_release(const char *id, const char *name);
 void process_output_served(const char *id, const char *name, bool claimed);
 

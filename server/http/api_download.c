@@ -113,23 +113,21 @@ enum MHD_Result api_download(struct MHD_Connection *c, struct request *r)
     }
     int64_t size = 0, from = 0, to = 0;
     const char *range_h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
-    /* A bare ?inline arrives as "" (params_put); ?inline=false turns it off. */
+    /* A bare ?inline arrives as "true"; ?inline=false turns it off. */
     bool inline_disp = false;
     if (jsonx_bool(json_object_get(r->params, "inline"), false, false, &inline_disp) < 0)
         inline_disp = true;
-    /* Size first (no claim), to know whether a Range ends at the last byte. */
-    int fd = process_output_open(&p, name, false, &size, &err);
+    int fd = process_output_open(&p, name, &size, &err);
     if (fd < 0) {
         ret = reply_err(c, &err);
         goto out;
     }
-    close(fd);
     bool ranged = parse_range(range_h, size, &from, &to);
     /* spec "Downloads": a GET, or a Range ending at the last byte, claims a one-time file;
      * HEAD never counts. */
     bool claim = !p.save && !r->head && (!ranged || to == size - 1);
-    fd = process_output_open(&p, name, claim, &size, &err);
-    if (fd < 0) {
+    if (claim && process_output_claim(p.id, name, &err) < 0) {
+        close(fd);
         ret = reply_err(c, &err);
         goto out;
     }

@@ -14,7 +14,6 @@
 #include "converters/formats.h"
 #include "converters/options.h"
 #include "converters/registry.h"
-#include "db/db.h"
 #include "db/key_store.h"
 #include "server/config.h"
 #include "server/engine/process.h"
@@ -185,19 +184,6 @@ static void plan_store_fini(struct plan_store *s)
     json_decref(s->effective);
     json_decref(s->echo);
     free(s->content);
-}
-
-static int key_email(int64_t key_id, bool *has_email, struct err *err)
-{
-    static const char sql[] = "SELECT email FROM keys WHERE id = ?";
-    sqlite3_stmt *st = db_stmt(sql, err);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, key_id);
-    *has_email =
-        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0);
-    sqlite3_reset(st);
-    return 0;
 }
 
 static int decode_base64(const char *in, char **out, size_t *out_len, struct err *err)
@@ -415,7 +401,7 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
         return err_set(err, ERR_BADPARAM, "email must be true or false");
     if (flag) {
         bool has_email;
-        if (key_email(p->key_id, &has_email, err) < 0)
+        if (key_store_has_email(p->key_id, &has_email, err) < 0)
             return -1;
         if (!has_email)
             return err_set(err, ERR_BADPARAM, "email: this API key has no email address");

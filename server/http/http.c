@@ -414,10 +414,9 @@ static int setup_body(struct MHD_Connection *c, struct request *r, const char *m
                        "POST to an upload URL must be multipart/form-data "
                        "with the file in field \"file\"; or PUT the raw bytes");
     }
+    /* Any other type is read as JSON, or as a form when it does not look like JSON
+     * (finish_body): clients send JSON as text/plain or with no type at all. */
     r->kind = content_type_is(ct, "application/x-www-form-urlencoded") ? BODY_FORM : BODY_JSON;
-    if (ct && !content_type_is(ct, "application/json") && r->kind == BODY_JSON &&
-        !content_type_is(ct, "text/plain") && !content_type_is(ct, "application/octet-stream"))
-        r->kind = BODY_JSON; /* unknown types are parsed by their first byte below */
     return 0;
 }
 
