@@ -109,6 +109,20 @@ static int rm_dir_contents(int dfd, int depth)
     return rc;
 }
 
+bool fsx_dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool empty = true;
+
+    if (d == NULL)
+        return true;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 int fsx_rm_rf(const char *path)
 {
     int dfd;

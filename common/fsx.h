@@ -15,6 +15,9 @@ int fsx_mkdir_p(const char *path, struct err *err);
 /* Remove a file or a directory tree. Missing is not an error. Never follows symlinks. */
 int fsx_rm_rf(const char *path);
 
+/* True when dir holds no entry but . and .. (or cannot be read). */
+bool fsx_dir_is_empty(const char *dir);
+
 /* fsync a file by path and then its directory. */
 int fsx_fsync_path(const char *path, struct err *err);
 int fsx_fsync_dir(const char *dir, struct err *err);

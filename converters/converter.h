@@ -73,10 +73,14 @@ struct conv_job {
     const struct conv_limits *limits;
     conv_progress_fn progress;
     void *progress_opaque;
+    int threads; /* cores this job may use (≥ 1); see converter.cores */
 };
 
 struct conv_result {
     json_t *info; /* INFO mode: new reference set by convert(), freed by the worker */
+    /* Media duration in seconds (audio/video inputs), set as soon as it is known: the worker
+     * sends it with the next progress call and it becomes converter.duration. */
+    double duration;
 };
 
 struct converter {
@@ -91,6 +95,17 @@ struct converter {
      * without failing the whole worker. */
     int (*init)(struct err *err);
     void (*cleanup)(void);
+
+    /* Optional, in the server before a job is queued: refuse option combinations that
+     * options_apply() cannot see (a codec the container cannot hold). -1 with ERR_BADPARAM
+     * and a message naming the option. `options` are the effective options. */
+    int (*check)(const char *in, const char *out, enum conv_mode mode, const json_t *options,
+                 struct err *err);
+
+    /* Optional: how many of the machine's `cores` one job wants. The engine counts a job as
+     * that many worker slots' worth of CPU and passes it as conv_job.threads. NULL or a
+     * result < 1: its share, cores / workers. */
+    int (*cores)(const char *in, const char *out, enum conv_mode mode, int cores);
 
     /* 0 on success; -1 with err->code ERR_CONVERT or ERR_CANCELLED. */
     int (*convert)(const struct conv_job *job, struct conv_result *res, struct err *err);

@@ -30,6 +30,7 @@ static const struct conv_option options[] = {
 static const struct conv_pair pairs[] = {
     {"fake", "fake", "test"},
     {"fake", "txt", "test"},
+    {"fake", "heavy", "test"}, /* wants every core; the output holds conv_job.threads */
     {0},
 };
 
@@ -151,6 +152,15 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
     }
 
     const char *ext = job->out_format ? job->out_format : "fake";
+    if (strcmp(ext, "heavy") == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/out.heavy", job->output_dir);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return err_set(err, ERR_CONVERT, "fake: cannot create output: %s", strerror(errno));
+        fprintf(f, "%d\n", job->threads);
+        return fclose(f) == 0 ? 0 : err_set(err, ERR_CONVERT, "fake: write failed");
+    }
     for (int64_t i = 1; i <= files; i++) {
         char path[4096];
         if (files == 1)
@@ -163,6 +173,11 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
     return 0;
 }
 
+static int cores(const char *in, const char *out, enum conv_mode mode, int machine_cores)
+{
+    return out && strcmp(out, "heavy") == 0 ? machine_cores : 0;
+}
+
 const struct converter converter_fake = {
     .name = "fake",
     .modes = CONV_MODE_CONVERT | CONV_MODE_INFO,
@@ -171,5 +186,6 @@ const struct converter converter_fake = {
     .pairs = pairs,
     .options = options,
     .note = "deterministic test converter",
+    .cores = cores,
     .convert = convert,
 };

@@ -12,11 +12,17 @@
 #if HAVE_VIPS
 extern const struct converter converter_vips;
 #endif
+#if HAVE_FFMPEG
+extern const struct converter converter_ffmpeg;
+#endif
 extern const struct converter converter_fake;
 
 static const struct converter *const converters[] = {
 #if HAVE_VIPS
     &converter_vips,
+#endif
+#if HAVE_FFMPEG
+    &converter_ffmpeg,
 #endif
     &converter_fake, /* only with registry_enable_test_converters(true) */
     NULL,

@@ -13,6 +13,8 @@ PACKAGES=(
     build-essential pkg-config meson ninja-build
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libvips-dev libvips-tools
     libcurl4-openssl-dev libarchive-dev check libseccomp-dev libssl-dev
+    libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev
+    libavutil-dev ffmpeg
     sqlite3 curl ca-certificates clang-format-14
 )
 

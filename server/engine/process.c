@@ -1317,7 +1317,8 @@ static bool finish_process(const char *id, json_t *output, json_t *info)
 {
     static const char sql[] =
         "UPDATE processes SET step = 'finished', percent = 100, message = 'Conversion "
-        "finished!', endtime = ?2, expire = ?2 + ?3, doc = CASE WHEN ?5 IS NULL THEN "
+        "finished!', endtime = ?2, expire = ?2 + ?3, doc = CASE WHEN ?4 IS NULL THEN "
+        "json_set(json_remove(doc, '$.output'), '$.info', json(?5)) WHEN ?5 IS NULL THEN "
         "json_set(doc, '$.output', json(?4)) ELSE json_set(doc, '$.output', json(?4), "
         "'$.info', json(?5)) END WHERE id = ?1 AND step = 'output'";
     struct err err = ERR_INIT;
@@ -1326,12 +1327,14 @@ static bool finish_process(const char *id, json_t *output, json_t *info)
         log_error("process %s: cannot finish: %s", log_id(id), err.msg);
         return false;
     }
-    char *out_text = output ? json_dumps(output, JSON_COMPACT) : xstrdup("{}");
-    char *info_text = info ? json_dumps(info, JSON_COMPACT) : NULL;
+    /* Mode info without files has no output at all (spec "Modes"). */
+    char *out_text = output ? json_dumps(output, JSON_COMPACT) : NULL;
+    char *info_text = info ? json_dumps(info, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, time_now());
     sqlite3_bind_int64(st, 3, g_config->expire_seconds);
-    sqlite3_bind_text(st, 4, out_text, -1, SQLITE_STATIC);
+    if (out_text)
+        sqlite3_bind_text(st, 4, out_text, -1, SQLITE_STATIC);
     if (info_text)
         sqlite3_bind_text(st, 5, info_text, -1, SQLITE_STATIC);
     bool changed = commit_final(id, "finished", st);
@@ -1346,9 +1349,26 @@ struct progress_ctx {
     const char *id;
     double last_percent;
     int64_t last_ms;
+    bool duration_known;
 };
 
-static void on_progress(void *opaque, double percent, const char *message)
+/* spec "Status": converter.duration, the media duration, as soon as the converter knows it. */
+static void record_duration(const char *id, double duration)
+{
+    static const char sql[] =
+        "UPDATE processes SET doc = json_set(doc, '$.converter.duration', ?2) WHERE id = ?1 "
+        "AND json_type(doc, '$.converter') = 'object'";
+    struct err err = ERR_INIT;
+    sqlite3_stmt *st = db_stmt(sql, &err);
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, round(duration * 1000) / 1000);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+static void on_progress(void *opaque, double percent, const char *message, double duration)
 {
     static const char sql[] =
         "UPDATE processes SET percent = CASE WHEN ?2 < 0 THEN (CASE WHEN percent <= 0 THEN -1 "
@@ -1356,6 +1376,10 @@ static void on_progress(void *opaque, double percent, const char *message)
         "WHERE id = ?1 AND step = 'convert'";
     struct progress_ctx *ctx = opaque;
     int64_t now = time_mono_ms();
+    if (!ctx->duration_known && duration > 0 && isfinite(duration)) {
+        ctx->duration_known = true;
+        record_duration(ctx->id, duration);
+    }
     /* STYLE §8: progress reaches the database at most every ~0.5 s or 1 %. */
     if (percent >= 0 && percent < 100 && now - ctx->last_ms < 500 &&
         percent - ctx->last_percent < 1)
@@ -1514,8 +1538,7 @@ static void run_process(struct active *a)
         goto out;
     if (!advance(a->id, STEP_CONVERT, STEP_OUTPUT, "Storing output"))
         goto out;
-    if (job.mode == CONV_MODE_INFO) {
-        output = json_deep_copy(json_object_get(p.doc, "output"));
+    if (job.mode == CONV_MODE_INFO && fsx_dir_is_empty(out_tmp)) {
         fsx_rm_rf(out_tmp);
     } else if (finalize_outputs(&p, &output, &err) < 0) {
         goto fail;

@@ -51,6 +51,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/timefmt.h"
+#include "converters/registry.h"
 #include "server/engine/worker_proto.h"
 
 #define READY_TIMEOUT_MS  60000 /* from spawn to the ready line */
@@ -79,6 +80,7 @@ struct slot {
 /* One worker_run() call, waiting or running. Lives on its caller's stack. */
 struct job {
     const char *process_id;
+    int cpus; /* cores it uses: counted against pool.cpu_total while it holds a slot */
     bool cancelled;
     struct slot *slot;
     struct job *next;
@@ -98,6 +100,11 @@ static struct {
     uid_t run_uid; /* > 0: workers drop to this account */
     gid_t run_gid;
     int count;
+    /* A video encode uses every core: a job counts as the cores it uses, and jobs start
+     * only while the running ones leave enough (max(cores, workers) in all). */
+    int cores;
+    int cpu_total;
+    int cpu_used;
     struct slot *slots;
     struct job *jobs; /* in arrival order */
     int callers;      /* worker_run() calls inside the pool */
@@ -464,6 +471,12 @@ int worker_pool_start(const struct worker_config *cfg, struct err *err)
     pool.run_uid = cfg->run_uid;
     pool.run_gid = cfg->run_gid;
     pool.count = cfg->count;
+    {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.cores = n > 0 ? (n < 1024 ? (int)n : 1024) : 1;
+        pool.cpu_total = pool.cores > pool.count ? pool.cores : pool.count;
+        pool.cpu_used = 0;
+    }
     pool.slots = xcalloc((size_t)cfg->count, sizeof *pool.slots);
     for (int i = 0; i < pool.count; i++) {
         pool.slots[i].index = i;
@@ -581,7 +594,22 @@ UNITTEST int worker_pool_pids(pid_t *pids, int max)
 }
 
 /* The job as its protocol line, '\n' included. NULL with err when a path is not UTF-8. */
-static char *job_line(const struct worker_job *job, int timeout_s, size_t *len, struct err *err)
+/* The cores one job may use: what its converter asks for, else its share of the machine. */
+static int job_cpus(const struct worker_job *job)
+{
+    const struct converter *conv = registry_find(job->in_format, job->out_format, job->mode);
+    int share = pool.cores / (pool.count > 0 ? pool.count : 1);
+    int n = conv && conv->cores
+                ? conv->cores(job->in_format, job->out_format, job->mode, pool.cores)
+                : 0;
+
+    if (n < 1)
+        n = share > 0 ? share : 1;
+    return n < pool.cpu_total ? n : pool.cpu_total;
+}
+
+static char *job_line(const struct worker_job *job, int timeout_s, int threads, size_t *len,
+                      struct err *err)
 {
     json_t *msg = json_object(), *inputs = json_array(), *limits = json_object();
     char *text = NULL, *line = NULL;
@@ -603,6 +631,7 @@ static char *job_line(const struct worker_job *job, int timeout_s, size_t *len, 
     ok &= json_object_set_new(msg, "inputs", inputs) == 0;
     ok &= json_object_set_new(msg, "output_dir", json_string(job->output_dir)) == 0;
     ok &= json_object_set_new(msg, "timeout", json_integer(timeout_s)) == 0;
+    ok &= json_object_set_new(msg, "threads", json_integer(threads)) == 0;
     ok &= json_object_set_new(msg, "max_output", json_integer(pool.max_output)) == 0;
     ok &= json_object_set_new(msg, "limits", limits) == 0;
     if (!ok || (text = json_dumps(msg, JSON_COMPACT)) == NULL) {
@@ -670,7 +699,8 @@ static enum outcome talk(struct slot *s, const char *line, size_t len, int64_t d
                 return BAD_MESSAGE;
             }
             if (progress)
-                progress(opaque, json_number_value(pct), jsonx_str(jsonx_get(msg, "message")));
+                progress(opaque, json_number_value(pct), jsonx_str(jsonx_get(msg, "message")),
+                         json_number_value(jsonx_get(msg, "duration")));
             json_decref(msg);
         }
         left = deadline - time_mono_ms();
@@ -805,7 +835,8 @@ int worker_run(const struct worker_job *job, worker_progress_fn progress, void *
 
     if (info)
         *info = NULL;
-    line = job_line(job, timeout_s, &len, err);
+    me.cpus = job_cpus(job);
+    line = job_line(job, timeout_s, me.cpus, &len, err);
     if (line == NULL)
         return -1;
 
@@ -841,7 +872,7 @@ wait:
             if (j->slot == NULL && !j->cancelled)
                 first = false;
         }
-        for (int i = 0; first && i < pool.count; i++) {
+        for (int i = 0; first && pool.cpu_used + me.cpus <= pool.cpu_total && i < pool.count; i++) {
             if (pool.slots[i].state == SLOT_IDLE) {
                 s = &pool.slots[i];
                 break;
@@ -855,6 +886,7 @@ wait:
     s->job = &me;
     s->killed = false;
     me.slot = s;
+    pool.cpu_used += me.cpus;
     /* The next waiter may be first now, and the supervisor must stop watching this fd. */
     pthread_cond_broadcast(&pool.cond);
     poke_supervisor();
@@ -869,6 +901,7 @@ wait:
         s->job = NULL;
         s->killed = false;
         me.slot = NULL;
+        pool.cpu_used -= me.cpus;
         s = NULL;
         poke_supervisor();
         goto wait;
@@ -926,6 +959,7 @@ wait:
     s->job = NULL;
     s->killed = false;
     me.slot = NULL;
+    pool.cpu_used -= me.cpus;
     poke_supervisor();
 
 unlock_out:

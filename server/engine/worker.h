@@ -41,8 +41,10 @@ struct worker_job {
     int timeout_s;             /* wall-clock limit of the conversion */
 };
 
-/* Progress from the worker, already throttled by nobody: called for every line. */
-typedef void (*worker_progress_fn)(void *opaque, double percent, const char *message);
+/* Progress from the worker, already throttled by nobody: called for every line. duration is
+ * the media duration in seconds once the converter knows it, else 0. */
+typedef void (*worker_progress_fn)(void *opaque, double percent, const char *message,
+                                   double duration);
 
 int worker_pool_start(const struct worker_config *cfg, struct err *err);
 

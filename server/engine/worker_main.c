@@ -35,6 +35,7 @@
 #define PROGRESS_INTERVAL_MS 200
 
 struct progress {
+    const struct conv_result *res; /* its duration rides along once known */
     bool sent_any;
     int64_t sent_ms;
     double sent_percent;
@@ -99,6 +100,8 @@ static void progress_send(struct progress *p)
 
     json_object_set_new(msg, "progress", json_real(p->percent));
     json_object_set_new(msg, "message", text_json(p->message));
+    if (p->res && p->res->duration > 0 && isfinite(p->res->duration))
+        json_object_set_new(msg, "duration", json_real(p->res->duration));
     send_msg(msg);
     p->sent_any = true;
     p->sent_ms = time_mono_ms();
@@ -186,6 +189,7 @@ static json_t *run_job(const char *line)
     struct conv_result res = {0};
     struct conv_limits limits = {0};
     struct conv_job cj = {.limits = &limits, .progress = on_progress, .progress_opaque = &prog};
+    json_int_t threads;
     const char **inputs = NULL;
     json_t *job, *arr, *lim, *result;
     const struct converter *conv;
@@ -204,6 +208,7 @@ static json_t *run_job(const char *line)
     arr = jsonx_get(job, "inputs");
     timeout = json_integer_value(jsonx_get(job, "timeout"));
     max_output = json_integer_value(jsonx_get(job, "max_output"));
+    threads = json_integer_value(jsonx_get(job, "threads"));
     lim = jsonx_get(job, "limits");
     if (mode == 0 || in == NULL || (out == NULL && mode != CONV_MODE_INFO) || job_dir == NULL ||
         job_dir[0] != '/' || output_dir == NULL || !json_is_array(arr)) {
@@ -241,6 +246,8 @@ static json_t *run_job(const char *line)
     cj.in_format = in;
     cj.out_format = mode == CONV_MODE_INFO ? NULL : out;
     cj.options = jsonx_get(job, "options");
+    cj.threads = threads > 0 && threads <= 1024 ? (int)threads : 1;
+    prog.res = &res;
     log_debug("job %s: %s %s -> %s with %s", id ? log_id(id) : "-", proto_mode_name(cj.mode), in,
               cj.out_format ? cj.out_format : "-", conv->name);
     if (conv->convert(&cj, &res, &err) < 0) {

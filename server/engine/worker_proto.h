@@ -10,9 +10,10 @@
  *   server -> worker, one per job, only while the worker is idle:
  *       {"id":S,"mode":"convert"|"info"|"combine"|"archive"|"extract","in":S,"out":S|null,
  *        "options":{effective},"job_dir":S,"inputs":[S,...],"output_dir":S,"timeout":SECONDS,
- *        "max_output":BYTES,"limits":{"max_pixels":N,"max_side":N,"max_pages":N}}
+ *        "threads":CORES,"max_output":BYTES,"limits":{"max_pixels":N,"max_side":N,
+ *        "max_pages":N}}
  *   worker -> server, any number while a job runs (throttled by the worker):
- *       {"progress":PERCENT,"message":S|null}
+ *       {"progress":PERCENT,"message":S|null[,"duration":SECONDS]}
  *   worker -> server, exactly one per job, last:
  *       {"ok":true,"info":{...}|null}  or  {"ok":false,"code":ERR_NAME,"error":S}
  *

@@ -314,6 +314,9 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
     json_decref(opts);
     if (rc < 0)
         return -1;
+    if (conv->check &&
+        conv->check(s->inputformat, s->outputformat, (enum conv_mode)bit, s->effective, err) < 0)
+        return -1;
 
     /* input method (spec "Start", compat E1: missing means upload) */
     const json_t *input = json_object_get(params, "input");

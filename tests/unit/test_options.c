@@ -497,11 +497,10 @@ START_TEST(test_registry_fake_on)
         ck_assert_int_le((*c)->priority, prev);
         prev = (*c)->priority;
     }
+    /* fake, plus the real converters this build has */
+    ck_assert_int_eq(n, 1 + HAVE_VIPS + HAVE_FFMPEG);
 #if HAVE_VIPS
-    ck_assert_int_eq(n, 2);
     ck_assert_ptr_eq(registry_list()[0], &converter_vips);
-#else
-    ck_assert_int_eq(n, 1);
 #endif
     registry_enable_test_converters(false);
     ck_assert_ptr_null(registry_find("fake", "txt", CONV_MODE_CONVERT));

@@ -128,7 +128,7 @@ struct progress_log {
     bool decreased;
 };
 
-static void record_progress(void *opaque, double percent, const char *message)
+static void record_progress(void *opaque, double percent, const char *message, double duration)
 {
     struct progress_log *log = opaque;
 
@@ -143,6 +143,7 @@ static void record_progress(void *opaque, double percent, const char *message)
 struct run {
     const char *process_id;
     const char *options;
+    const char *out_format; /* default "txt" */
     enum conv_mode mode;
     int timeout_s;
     struct space *sp;
@@ -160,7 +161,9 @@ static void run_job(struct run *r)
         .process_id = r->process_id ? r->process_id : "test-process",
         .mode = r->mode ? r->mode : CONV_MODE_CONVERT,
         .in_format = "fake",
-        .out_format = r->mode == CONV_MODE_INFO ? NULL : "txt",
+        .out_format = r->mode == CONV_MODE_INFO ? NULL
+                      : r->out_format           ? r->out_format
+                                                : "txt",
         .options = opts,
         .job_dir = r->sp->job_dir,
         .inputs = r->sp->inputs,
@@ -448,6 +451,46 @@ START_TEST(test_parallel)
     space_fini(&sp1);
     space_fini(&sp2);
     space_fini(&sp3);
+}
+END_TEST
+
+/* A job that wants every core counts as that many slots: two of them run one after the
+ * other on a two-worker pool, and each gets every core as its thread count. */
+START_TEST(test_heavy_jobs_take_every_core)
+{
+    struct space sp1, sp2;
+    const char *opts = "{\"action\":\"sleep\",\"seconds\":1}";
+    struct run a = {.process_id = "p-a", .options = opts, .out_format = "heavy", .sp = &sp1};
+    struct run b = {.process_id = "p-b", .options = opts, .out_format = "heavy", .sp = &sp2};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    pthread_t ta, tb;
+    int64_t t0, both;
+    char *path, *text;
+    size_t len;
+    struct err err = ERR_INIT;
+
+    space_init(&sp1);
+    space_init(&sp2);
+    start_pool(2);
+    t0 = time_mono_ms();
+    pthread_create(&ta, NULL, run_thread, &a);
+    pthread_create(&tb, NULL, run_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    both = time_mono_ms() - t0;
+    ck_assert_msg(a.rc == 0 && b.rc == 0, "heavy: %s / %s", a.err.msg, b.err.msg);
+    if (cores >= 2)
+        ck_assert_msg(both >= 1900, "two jobs that want every core overlapped: %lld ms",
+                      (long long)both);
+    path = xasprintf("%s/out.heavy", sp1.output_dir);
+    text = fsx_read_file(path, 64, &len, &err);
+    ck_assert_msg(text != NULL, "no output: %s", err.msg);
+    ck_assert_int_eq(strtol(text, NULL, 10), cores > 0 ? cores : 1);
+    free(text);
+    free(path);
+    worker_pool_stop();
+    space_fini(&sp1);
+    space_fini(&sp2);
 }
 END_TEST
 
@@ -763,6 +806,7 @@ static Suite *worker_suite(void)
     tcase_add_test(tc, test_cancel_running);
     tcase_add_test(tc, test_cancel_waiting);
     tcase_add_test(tc, test_parallel);
+    tcase_add_test(tc, test_heavy_jobs_take_every_core);
     tcase_add_test(tc, test_stop_cancels);
     tcase_add_test(tc, test_start_failure);
     suite_add_tcase(s, tc);
