@@ -191,7 +191,9 @@ struct transcode {
     double last_report;
     long packets;
     int read_err;
-    bool created; /* out_path exists because of us */
+    bool read_to_end;  /* the demuxer said EOF (not a trim_to stop) */
+    double read_until; /* end of the furthest packet read, seconds from the input's start */
+    bool created;      /* out_path exists because of us */
     char message[128];
 };
 
@@ -1173,6 +1175,21 @@ static int write_header(struct transcode *t, const char *out_path)
     return 0;
 }
 
+/* How far into the input the packets of the streams we use reach. */
+static void note_read_position(struct transcode *t, const AVPacket *pkt)
+{
+    AVFormatContext *ifmt = t->in->fmt;
+    if (pkt->pts == AV_NOPTS_VALUE || pkt->stream_index < 0 ||
+        (pkt->stream_index != t->in->video && pkt->stream_index != t->in->audio))
+        return;
+    AVStream *st = ifmt->streams[pkt->stream_index];
+    int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    double end = (double)(pkt->pts - start + (pkt->duration > 0 ? pkt->duration : 0)) *
+                 av_q2d(st->time_base);
+    if (end > t->read_until)
+        t->read_until = end;
+}
+
 /* Decode (or copy) everything, then flush decoders, filters and encoders. */
 static int run(struct transcode *t)
 {
@@ -1187,11 +1204,14 @@ static int run(struct transcode *t)
         if (rc == AVERROR_EXIT)
             return err_set(t->err, ERR_CANCELLED, "cancelled");
         if (rc < 0) {
-            /* a damaged or cut file ends here, as in ffmpeg: keep what was read */
+            /* the end, or a demuxer error: a cut or damaged container (check_result) */
             if (rc != AVERROR_EOF)
                 t->read_err = rc;
+            else
+                t->read_to_end = true;
             break;
         }
+        note_read_position(t, t->pkt);
         struct ost *s = NULL;
         for (int i = 0; i < t->nost; i++)
             if (t->ost[i].in_st->index == t->pkt->stream_index)
@@ -1233,6 +1253,23 @@ static int check_result(struct transcode *t)
                                      : "no audio or video frames");
     if (!t->packets)
         return err_set(t->err, ERR_CONVERT, "nothing to convert: the trimmed range is empty");
+    /* The container itself says data is missing (an MP4 whose samples lie past the end of
+     * the file): a half-converted file would pass for a whole one, so this is an error. A
+     * stream format that simply ends early (TS) cannot tell and is converted as far as it
+     * goes, as the ffmpeg program does. */
+    if (t->read_err)
+        return err_set(t->err, ERR_CONVERT, "the input is truncated or damaged: %s",
+                       media_strerror(t->read_err));
+    /* An index or header that promises more than the file holds (an MP4 or MKV cut short).
+     * Durations guessed from the bitrate promise nothing. */
+    AVFormatContext *ifmt = t->in->fmt;
+    double promised = t->in->duration;
+    if (t->read_to_end && promised > 0 &&
+        ifmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
+        t->read_until + fmax(1.0, promised * 0.02) < promised)
+        return err_set(t->err, ERR_CONVERT,
+                       "the input is truncated: its data ends at %.1f s of %.1f s", t->read_until,
+                       promised);
     return 0;
 }
 

@@ -116,6 +116,17 @@ describe('media: hostile inputs (SEC-05..07, SEC-14)', function () {
         await expectRejected(await run('mp4', 'mp4', whole.subarray(0, 2000), 'cut.mp4'));
     });
 
+    it('an mp4 with its index first, cut in half → 422 "truncated"', async function () {
+        const fast = path.join(dir, 'fast.mp4');
+        M.ffmpeg(['-i', small, '-c', 'copy', '-movflags', '+faststart', fast]);
+        const whole = fs.readFileSync(fast);
+        const types = M.mp4Boxes(whole).map((b) => b.type);
+        expect(types.indexOf('moov'), 'fixture has moov before mdat').to.be.below(types.indexOf('mdat'));
+        const body = await expectRejected(await run('mp4', 'webm', whole.subarray(0, whole.length >> 1),
+            'half.mp4'));
+        expect(body.message).to.match(/truncated/);
+    });
+
     it('a text file named .mp4 → 422', async function () {
         const text = Buffer.from('This is not a video.\n'.repeat(200));
         await expectRejected(await run('mp4', 'mp3', text, 'notes.mp4'));

@@ -152,6 +152,20 @@ static int make_inputs(void)
         return -1;
     if (ffmpeg_cli("-i in.ts -t 1 -c copy part1.ts") != 0)
         return -1;
+    /* an MP4 with its index first, cut in half: the index names samples that are gone */
+    if (ffmpeg_cli("-i in.mp4 -c copy -movflags +faststart fast.mp4") != 0)
+        return -1;
+    f = fopen(tpath("fast.mp4"), "rb");
+    if (!f)
+        return -1;
+    n = fread(data, 1, sizeof data, f);
+    fclose(f);
+    cut = fopen(tpath("cut.mp4"), "wb");
+    if (!cut || n < 10000 || n == sizeof data)
+        return -1;
+    w = fwrite(data, 1, n / 2, cut);
+    if (fclose(cut) != 0 || w != n / 2)
+        return -1;
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "cat '%s' '%s' > '%s'", tpath("part1.ts"), tpath("part2.ts"),
              tpath("joined.ts"));
@@ -661,6 +675,18 @@ START_TEST(truncated_partial)
 }
 END_TEST
 
+/* An MP4 whose index names samples past the end of the file fails with libav's reason. */
+START_TEST(truncated_mp4_fails)
+{
+    struct err err = ERR_INIT;
+    struct media_output o = defaults("mp4");
+    ck_assert_int_eq(run_job("cut.mp4", "mp4", &o, "cut-out.mp4", NULL, &err), -1);
+    ck_assert_int_eq(err.code, ERR_CONVERT);
+    ck_assert_msg(strstr(err.msg, "truncated") != NULL, "%s", err.msg);
+    ck_assert_int_ne(access(tpath("cut-out.mp4"), F_OK), 0);
+}
+END_TEST
+
 START_TEST(damaged_keeps_going)
 {
     struct media_output o = defaults("mp4");
@@ -945,6 +971,7 @@ static Suite *media_transcode_suite(void)
     tcase_add_test(tc, gain_louder);
     tcase_add_test(tc, loudnorm_keeps_rate);
     tcase_add_test(tc, truncated_partial);
+    tcase_add_test(tc, truncated_mp4_fails);
     tcase_add_test(tc, damaged_keeps_going);
     tcase_add_test(tc, joined_ts);
     tcase_add_test(tc, garbage_fails);
