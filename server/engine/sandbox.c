@@ -334,7 +334,7 @@ int sandbox_apply_worker(const struct sandbox_config *cfg, unsigned *features, s
     return 0;
 }
 
-int sandbox_apply_job(int64_t max_output_bytes, int timeout_s, struct err *err)
+int sandbox_apply_job(int64_t max_output_bytes, int timeout_s, int threads, struct err *err)
 {
     struct rlimit rl;
     struct rusage ru;
@@ -355,7 +355,9 @@ int sandbox_apply_job(int64_t max_output_bytes, int timeout_s, struct err *err)
         return 0;
     if (getrusage(RUSAGE_SELF, &ru) < 0)
         return err_set(err, ERR_INTERNAL, "sandbox: getrusage: %s", strerror(errno));
-    want = (rlim_t)ru.ru_utime.tv_sec + (rlim_t)ru.ru_stime.tv_sec + 1 + (rlim_t)timeout_s + 5;
+    /* A job given several cores may burn that many CPU seconds per second of its time. */
+    want = (rlim_t)ru.ru_utime.tv_sec + (rlim_t)ru.ru_stime.tv_sec + 1 +
+           (rlim_t)timeout_s * (rlim_t)(threads > 1 ? threads : 1) + 5;
     if (getrlimit(RLIMIT_CPU, &rl) < 0)
         return err_set(err, ERR_INTERNAL, "sandbox: getrlimit RLIMIT_CPU: %s", strerror(errno));
     if (can_raise_limits) {

@@ -45,9 +45,9 @@ enum sandbox_feature {
 int sandbox_apply_worker(const struct sandbox_config *cfg, unsigned *features, struct err *err);
 
 /* Per job, in the worker: soft RLIMIT_FSIZE = max_output_bytes (capped by the hard limit of
- * sandbox_apply_worker), RLIMIT_CPU = CPU seconds used so far + timeout_s + 5 (RLIMIT_CPU
- * counts the process's whole life), hard 5 s above where the process may still raise it
- * later. 0, or -1 with err (ERR_INTERNAL). */
-int sandbox_apply_job(int64_t max_output_bytes, int timeout_s, struct err *err);
+ * sandbox_apply_worker), RLIMIT_CPU = CPU seconds used so far + timeout_s × threads + 5
+ * (RLIMIT_CPU counts the process's whole life and every thread of it), hard 5 s above where
+ * the process may still raise it later. 0, or -1 with err (ERR_INTERNAL). */
+int sandbox_apply_job(int64_t max_output_bytes, int timeout_s, int threads, struct err *err);
 
 #endif

@@ -928,7 +928,7 @@ wait:
         double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 
-        explain_death(status, cpu - cpu_start, timeout_s, err);
+        explain_death(status, cpu - cpu_start, timeout_s * me.cpus, err);
     } else if (json_is_true(jsonx_get(result, "ok"))) {
         json_t *got = jsonx_get(result, "info");
 

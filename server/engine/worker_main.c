@@ -236,8 +236,10 @@ static json_t *run_job(const char *line)
             err_set(&err, ERR_BADPARAM, "no converter for %s → %s", in, out);
         goto out;
     }
+    cj.threads = threads > 0 && threads <= 1024 ? (int)threads : 1;
     if (enter_job_dir(job_dir, &err) < 0 ||
-        sandbox_apply_job(max_output, timeout > INT32_MAX ? INT32_MAX : (int)timeout, &err) < 0)
+        sandbox_apply_job(max_output, timeout > INT32_MAX ? INT32_MAX : (int)timeout, cj.threads,
+                          &err) < 0)
         goto out;
 
     cj.mode = (enum conv_mode)mode;
@@ -246,7 +248,6 @@ static json_t *run_job(const char *line)
     cj.in_format = in;
     cj.out_format = mode == CONV_MODE_INFO ? NULL : out;
     cj.options = jsonx_get(job, "options");
-    cj.threads = threads > 0 && threads <= 1024 ? (int)threads : 1;
     prog.res = &res;
     log_debug("job %s: %s %s -> %s with %s", id ? log_id(id) : "-", proto_mode_name(cj.mode), in,
               cj.out_format ? cj.out_format : "-", conv->name);

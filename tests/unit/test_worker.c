@@ -637,7 +637,7 @@ static int sandbox_child(pid_t parent)
         return SB_PGRP;
 
     /* Per job: writes stop at max_output with EFBIG (SIGXFSZ ignored), CPU is capped. */
-    if (sandbox_apply_job(6000, 2, &err) < 0)
+    if (sandbox_apply_job(6000, 2, 1, &err) < 0)
         return SB_FSIZE;
     fd = mkstemp(path);
     if (fd < 0 || write(fd, block, sizeof block) != (ssize_t)sizeof block)
