@@ -6,6 +6,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${CONVERTD_BIN:-$ROOT/build/server/convertd}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/convertd-bench.XXXXXX")
+# A server started as root runs its workers as nobody: they must pass through to the job
+# folders under $WORK (mktemp made it 0700).
+chmod 711 "$WORK"
 INPUTS=${BENCH_INPUTS:-/tmp/bench-inputs}
 PIDS=()
 cleanup() {
