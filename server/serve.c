@@ -43,6 +43,33 @@ static bool uid_is_mapped(uid_t uid)
     return mapped;
 }
 
+/* True when an account with uid/gid may pass through every folder from / down to dir
+ * (dir is absolute). Else false, with the first folder that stops it in blocker. */
+static bool dir_reachable_by(const char *dir, uid_t uid, gid_t gid, char *blocker, size_t n)
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path)
+        return true; /* nothing to check: the open itself will say what is wrong */
+    memcpy(path, dir, len + 1);
+    for (size_t end = 1; end <= len; end++) {
+        if (end < len && path[end] != '/')
+            continue;
+        char saved = path[end];
+        path[end] = '\0';
+        struct stat st;
+        bool ok = stat(path, &st) < 0 || (st.st_uid == uid   ? (st.st_mode & S_IXUSR) != 0
+                                          : st.st_gid == gid ? (st.st_mode & S_IXGRP) != 0
+                                                             : (st.st_mode & S_IXOTH) != 0);
+        if (!ok)
+            snprintf(blocker, n, "%s (mode %03o)", path, (unsigned)(st.st_mode & 0777));
+        path[end] = saved;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* At first start there is no key: make one so `make run` is usable at once. */
 static int ensure_dev_key(struct err *err)
 {
@@ -126,11 +153,21 @@ int serve_main(const struct config *cfg)
                      "namespace",
                      (long)uid);
         } else {
-            wc.run_uid = uid;
-            wc.run_gid = pw ? pw->pw_gid : 65534;
+            gid_t gid = pw ? pw->pw_gid : 65534;
+            char blocker[4096];
             if (chmod(cfg->data_dir, 0711) < 0)
                 log_warn("cannot open %s to the worker account: %s", cfg->data_dir,
                          strerror(errno));
+            if (dir_reachable_by(cfg->data_dir, uid, gid, blocker, sizeof blocker)) {
+                wc.run_uid = uid;
+                wc.run_gid = gid;
+            } else {
+                /* Every job would fail with "Permission denied". The other fences (network
+                 * namespace, seccomp, limits, no_new_privs) stay. */
+                log_warn("workers keep this root account: uid %ld cannot pass through %s to "
+                         "reach the data folder (put it under a folder others may enter)",
+                         (long)uid, blocker);
+            }
         }
     }
     if (worker_pool_start(&wc, &err) < 0)
