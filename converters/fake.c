@@ -43,7 +43,8 @@ static void sleep_seconds(double s)
         ;
 }
 
-static int copy_file(const char *from, const char *to, struct err *err)
+/* Copy from into to; append instead of replacing when append is set. */
+static int copy_file(const char *from, const char *to, bool append, struct err *err)
 {
     int in = -1, out = -1, rc = -1;
     char buf[65536];
@@ -53,7 +54,7 @@ static int copy_file(const char *from, const char *to, struct err *err)
         err_set(err, ERR_CONVERT, "fake: cannot open input: %s", strerror(errno));
         goto out;
     }
-    out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    out = open(to, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
     if (out < 0) {
         err_set(err, ERR_CONVERT, "fake: cannot create output: %s", strerror(errno));
         goto out;
@@ -152,6 +153,15 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
     }
 
     const char *ext = job->out_format ? job->out_format : "fake";
+    if (job->mode == CONV_MODE_COMBINE || job->mode == CONV_MODE_ARCHIVE) {
+        /* every input, in order, one after the other */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/out.%s", job->output_dir, ext);
+        for (size_t i = 0; job->inputs[i]; i++)
+            if (copy_file(job->inputs[i], path, i > 0, err) < 0)
+                return -1;
+        return 0;
+    }
     if (strcmp(ext, "heavy") == 0) {
         char path[4096];
         snprintf(path, sizeof path, "%s/out.heavy", job->output_dir);
@@ -167,7 +177,7 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
             snprintf(path, sizeof path, "%s/out.%s", job->output_dir, ext);
         else
             snprintf(path, sizeof path, "%s/%lld.%s", job->output_dir, (long long)i, ext);
-        if (copy_file(job->inputs[0], path, err) < 0)
+        if (copy_file(job->inputs[0], path, false, err) < 0)
             return -1;
     }
     return 0;
@@ -180,7 +190,7 @@ static int cores(const char *in, const char *out, enum conv_mode mode, int machi
 
 const struct converter converter_fake = {
     .name = "fake",
-    .modes = CONV_MODE_CONVERT | CONV_MODE_INFO,
+    .modes = CONV_MODE_CONVERT | CONV_MODE_INFO | CONV_MODE_COMBINE | CONV_MODE_ARCHIVE,
     /* Below every real converter: it offers only its own "fake" format anyway. */
     .priority = 0,
     .pairs = pairs,

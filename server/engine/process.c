@@ -728,10 +728,9 @@ static char *input_name(const char *given, const char *inputformat)
     return xasprintf("file.%s", inputformat);
 }
 
-/* Put the input file at in/NAME of the job (rename from src, or write content) and record
- * it in job.inputs and doc.input. */
-static int place_input(const char *id, const char *type, const char *name, const char *src,
-                       const char *content, size_t content_len, struct err *err)
+/* Put one input file at in/NAME of the job: rename it from src, or write content. */
+static int put_input_file(const char *id, const char *name, const char *src, const char *content,
+                          size_t content_len, struct err *err)
 {
     char *in_dir = job_path(id, "in");
     char *dst = xasprintf("%s/%s", in_dir, name);
@@ -746,27 +745,74 @@ static int place_input(const char *id, const char *type, const char *name, const
     } else if (fsx_write_atomic(dst, content, content_len, err) < 0) {
         goto out;
     }
-    int64_t size = fsx_file_size(dst);
+    rc = 0;
+out:
+    free(in_dir);
+    free(dst);
+    return rc;
+}
+
+/* Record the job's inputs (names in in/, in order) in job.inputs, and the first one in
+ * doc.input (with "files": N when there are several). */
+static int record_inputs(const char *id, const char *type, const json_t *names, struct err *err)
+{
     static const char sql[] =
-        "UPDATE processes SET job = json_set(job, '$.inputs', json_array(?2)) WHERE id = ?1";
+        "UPDATE processes SET job = json_set(job, '$.inputs', json(?2)) WHERE id = ?1";
+    const char *first = json_string_value(json_array_get(names, 0));
+    char *text = json_dumps(names, JSON_COMPACT);
     sqlite3_stmt *st = db_stmt(sql, err);
-    if (!st)
+    int rc = -1;
+    if (!st || !first || !text)
         goto out;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
     int sr = sqlite3_step(st);
     sqlite3_reset(st);
     if (sr != SQLITE_DONE) {
         err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(sr));
         goto out;
     }
-    if (doc_set(id, "input", input_doc(type, name, size), err) < 0)
-        goto out;
-    rc = 0;
-out:
+    char *in_dir = job_path(id, "in");
+    char *path = xasprintf("%s/%s", in_dir, first);
+    json_t *in = input_doc(type, first, fsx_file_size(path));
+    free(path);
     free(in_dir);
-    free(dst);
+    if (json_array_size(names) > 1)
+        json_object_set_new(in, "files", json_integer((json_int_t)json_array_size(names)));
+    rc = doc_set(id, "input", in, err);
+out:
+    free(text);
     return rc;
+}
+
+static int place_input(const char *id, const char *type, const char *name, const char *src,
+                       const char *content, size_t content_len, struct err *err)
+{
+    if (put_input_file(id, name, src, content, content_len, err) < 0)
+        return -1;
+    json_t *names = json_pack("[s]", name);
+    int rc = record_inputs(id, type, names, err);
+    json_decref(names);
+    return rc;
+}
+
+/* The safe name of input i of several, made unique among those already taken (an array of
+ * names): a repeated name gets its position in front ("2-a.pdf"). New string. */
+static char *several_input_name(const char *given, const char *inputformat, size_t i,
+                                const json_t *taken)
+{
+    char *name =
+        given && *given ? fsx_safe_name(given) : xasprintf("file%zu.%s", i + 1, inputformat);
+    for (size_t k = 0; k < json_array_size(taken); k++) {
+        if (strcmp(json_string_value(json_array_get(taken, k)), name) == 0) {
+            char *prefixed = xasprintf("%zu-%s", i + 1, name);
+            char *unique = several_input_name(prefixed, inputformat, i, taken);
+            free(prefixed);
+            free(name);
+            return unique;
+        }
+    }
+    return name;
 }
 
 static void *download_thread(void *arg);
@@ -791,14 +837,41 @@ static int place_and_enqueue(const char *id, const char *type, const char *name,
     return rc;
 }
 
+/* Several file parts of the start request: place them all, in order, and queue. */
+static int place_parts_and_enqueue(const char *id, const struct start_plan *plan, struct err *err)
+{
+    struct active *a = active_claim(id);
+    if (!a)
+        return err_set(err, ERR_CONVERT, "the process is busy");
+    json_t *names = json_array();
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < plan->n_files; i++) {
+        char *name = several_input_name(plan->files[i].filename, plan->inputformat, i, names);
+        rc = put_input_file(id, name, plan->files[i].path, NULL, 0, err);
+        json_array_append_new(names, json_string(name));
+        free(name);
+    }
+    if (rc == 0)
+        rc = record_inputs(id, "upload", names, err);
+    json_decref(names);
+    bool deleted = a->deleted;
+    if (rc < 0 && !deleted)
+        fail_process(id, 422, err->msg);
+    active_release(a);
+    if (rc == 0 && !deleted)
+        enqueue(id);
+    return rc;
+}
+
 int process_begin(struct process *p, const struct start_plan *plan, struct err *err)
 {
     static const char sql[] =
         "UPDATE processes SET started = 1, mode = ?2, inputformat = ?3, outputformat = ?4, "
         "starttime = ?5, save = ?6, callback = ?7, job = ?8, doc = ?9, message = ?10, "
         "expire = ?11 WHERE id = ?1 AND started = 0";
+    bool parts = plan->input == INPUT_UPLOAD && plan->n_files > 0 && plan->files[0].path;
     bool queues_now = plan->input == INPUT_RAW || plan->input == INPUT_BASE64 ||
-                      (plan->input == INPUT_UPLOAD && plan->upload_path);
+                      (plan->input == INPUT_UPLOAD && plan->upload_path) || parts;
     if (queues_now && queue_full())
         return err_set(err, ERR_BUSY, "the conversion queue is full; try again later");
 
@@ -808,8 +881,26 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
                   plan->inputformat, "out", plan->outputformat, "converter",
                   ((const struct converter *)plan->conv)->name, "options", plan->options, "timeout",
                   plan->timeout, "input", input_type_name(plan->input), "inputs");
-    if (plan->input == INPUT_DOWNLOAD)
+    if (plan->input == INPUT_DOWNLOAD && plan->n_files > 0) {
+        json_t *urls = json_array();
+        for (size_t i = 0; i < plan->n_files; i++)
+            json_array_append_new(urls, json_pack("{s:s, s:s?}", "url", plan->files[i].url,
+                                                  "filename", plan->files[i].filename));
+        json_object_set_new(job, "urls", urls);
+    } else if (plan->input == INPUT_DOWNLOAD) {
         json_object_set_new(job, "url", json_string(plan->file));
+    } else if (plan->input == INPUT_UPLOAD && plan->n_files > 0 && !parts) {
+        /* spec "Uploads": one PUT per listed name; the conversion starts when all are in */
+        json_t *expect = json_array();
+        for (size_t i = 0; i < plan->n_files; i++) {
+            char *name = several_input_name(plan->files[i].filename, plan->inputformat, i, expect);
+            json_array_append_new(expect, json_string(name));
+            free(name);
+        }
+        json_object_set_new(job, "expect", expect);
+        json_object_set_new(job, "claimed", json_array());
+        json_object_set_new(job, "arrived", json_array());
+    }
     if (plan->filename)
         json_object_set_new(job, "filename", json_string(plan->filename));
 
@@ -822,7 +913,7 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
         json_object_set(doc, "tag", (json_t *)plan->tag);
     json_object_set_new(doc, "input", json_pack("{s:s}", "type", input_type_name(plan->input)));
     const char *message = "Preparing process";
-    if (plan->input == INPUT_UPLOAD && !plan->upload_path) {
+    if (plan->input == INPUT_UPLOAD && !plan->upload_path && !parts) {
         /* spec "Start": the upload object holds string values only (E2). */
         json_object_set_new(
             doc, "upload",
@@ -873,7 +964,10 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
 
     switch (plan->input) {
     case INPUT_UPLOAD:
-        if (plan->upload_path) {
+        if (parts) {
+            place_parts_and_enqueue(p->id, plan, err);
+            err_clear(err);
+        } else if (plan->upload_path) {
             char *name = input_name(plan->filename, plan->inputformat);
             place_and_enqueue(p->id, "upload", name, plan->upload_path, NULL, 0, err);
             free(name);
@@ -928,10 +1022,71 @@ out:
     return rc;
 }
 
+/* One of the uploads a combine or archive process waits for (job.expect): claimed by name
+ * (a second upload of it → 400), moved into in/, and the last to arrive queues the job with
+ * the inputs in the listed order. */
+static int upload_one_of_several(const struct process *p, const char *tmp_path, const char *name,
+                                 struct err *err)
+{
+    static const char claim_sql[] =
+        "UPDATE processes SET job = json_insert(job, '$.claimed[#]', ?2) WHERE id = ?1 AND "
+        "step = 'input' AND EXISTS (SELECT 1 FROM json_each(processes.job, '$.expect') WHERE "
+        "value = ?2) AND NOT EXISTS (SELECT 1 FROM json_each(processes.job, '$.claimed') "
+        "WHERE value = ?2)";
+    static const char arrive_sql[] =
+        "UPDATE processes SET job = json_insert(job, '$.arrived[#]', ?2) WHERE id = ?1 AND "
+        "step = 'input' RETURNING json_array_length(job, '$.arrived'), "
+        "json_array_length(job, '$.expect')";
+    const json_t *expect = json_object_get(p->job, "expect");
+    bool listed = false;
+    for (size_t i = 0; i < json_array_size(expect); i++)
+        listed = listed || strcmp(json_string_value(json_array_get(expect, i)), name) == 0;
+    if (!listed)
+        return err_set(err, ERR_BADPARAM, "%s is not one of the files this process waits for",
+                       name);
+    sqlite3_stmt *st = db_stmt(claim_sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int sr = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (sr != SQLITE_DONE)
+        return err_set(err, ERR_INTERNAL, "db: %s", sqlite3_errstr(sr));
+    if (sqlite3_changes(db_conn(err)) != 1)
+        return err_set(err, ERR_BADPARAM, "File %s already uploaded", name);
+
+    struct active *a = active_claim(p->id);
+    if (!a)
+        return err_set(err, ERR_CONVERT, "the process is busy");
+    bool complete = false;
+    int rc = put_input_file(p->id, name, tmp_path, NULL, 0, err);
+    if (rc == 0 && (st = db_stmt(arrive_sql, err)) != NULL) {
+        sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            complete = sqlite3_column_int64(st, 0) == sqlite3_column_int64(st, 1);
+        sqlite3_reset(st);
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (rc == 0 && complete)
+        rc = record_inputs(p->id, "upload", expect, err);
+    bool deleted = a->deleted;
+    if (rc < 0 && !deleted)
+        fail_process(p->id, 422, err->msg);
+    active_release(a);
+    if (rc == 0 && complete && !deleted)
+        enqueue(p->id);
+    return rc;
+}
+
 int process_upload_done(const struct process *p, const char *tmp_path, const char *filename,
                         int64_t size, struct err *err)
 {
     (void)size;
+    if (json_is_array(json_object_get(p->job, "expect")))
+        return upload_one_of_several(p, tmp_path, filename, err);
     /* Two uploads racing for one token: only the first claims it (spec: a second upload
      * → 400). */
     static const char sql[] =
@@ -1081,6 +1236,46 @@ void process_output_served(const char *id, const char *name, bool claimed)
 
 /* ------------------------------------------------------------------ input download */
 
+/* Download every input of a combine or archive process, in order; the first failure ends
+ * the process naming the file. True when all are in place. */
+static bool download_several(struct active *a, const struct process *p)
+{
+    const json_t *urls = json_object_get(p->job, "urls");
+    size_t n = json_array_size(urls);
+    json_t *names = json_array();
+    char *in_dir = job_path(a->id, "in");
+    char *tmp = xasprintf("%s/.download", in_dir);
+    struct err err = ERR_INIT;
+    bool ok = fsx_mkdir_p(in_dir, &err) == 0;
+    for (size_t i = 0; ok && i < n && !a->deleted; i++) {
+        const json_t *u = json_array_get(urls, i);
+        struct fetch_result res = {0};
+        ok = fetch_to_file(jsonx_str(json_object_get(u, "url")), tmp, g_config->max_upload_bytes,
+                           &a->cancel, &res, &err) == 0;
+        if (ok) {
+            const char *given = jsonx_str(json_object_get(u, "filename"));
+            char *name = several_input_name(given ? given : res.filename, p->inputformat, i, names);
+            ok = put_input_file(a->id, name, tmp, NULL, 0, &err) == 0;
+            json_array_append_new(names, json_string(name));
+            free(name);
+        } else {
+            /* spec "Status": a blocked URL or failed download is a 422 error step */
+            size_t len = strlen(err.msg);
+            snprintf(err.msg + len, sizeof err.msg - len, " (file %zu of %zu)", i + 1, n);
+        }
+        fetch_result_fini(&res);
+    }
+    unlink(tmp);
+    if (ok && !a->deleted)
+        ok = record_inputs(a->id, "download", names, &err) == 0;
+    if (!ok && !a->deleted)
+        fail_process(a->id, 422, err.msg);
+    json_decref(names);
+    free(tmp);
+    free(in_dir);
+    return ok && !a->deleted;
+}
+
 static void *download_thread(void *arg)
 {
     struct active *a = arg;
@@ -1091,6 +1286,10 @@ static void *download_thread(void *arg)
     bool placed = false;
     if (process_load(a->id, &p, &err) < 0)
         goto out;
+    if (json_is_array(json_object_get(p.job, "urls"))) {
+        placed = download_several(a, &p);
+        goto done;
+    }
     const char *url = jsonx_str(json_object_get(p.job, "url"));
     char *in_dir = job_path(a->id, "in");
     tmp = xasprintf("%s/.download", in_dir);

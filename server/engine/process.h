@@ -82,6 +82,13 @@ int process_create(int64_t key_id, const char *base, const char *host, const cha
 enum input_type { INPUT_UPLOAD, INPUT_DOWNLOAD, INPUT_RAW, INPUT_BASE64 };
 
 /* A validated start request (api_process.c builds it). Everything borrowed. */
+/* One input of a combine or archive process (spec "Modes", "Uploads", compat L2). */
+struct plan_file {
+    const char *url;      /* input=download: the URL */
+    const char *filename; /* the client's name for it, or NULL */
+    const char *path;     /* a file part of the start request, already on disk */
+};
+
 struct start_plan {
     const char *mode;
     const char *inputformat;
@@ -97,6 +104,11 @@ struct start_plan {
     size_t content_len;
     const char *upload_path; /* a file part of the start request, already on disk */
     int64_t upload_size;
+    /* Modes combine and archive: every input, in order — URLs to download, file parts of
+     * the start request, or (upload, no parts) the names the upload URL will accept, one
+     * PUT each. n_files 0: the single input of the fields above. */
+    const struct plan_file *files;
+    size_t n_files;
     int timeout;
     bool save;
     const char *callback;

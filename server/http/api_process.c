@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fsx.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -175,6 +176,7 @@ struct plan_store {
     json_t *effective, *echo;
     char *content;
     size_t content_len;
+    struct plan_file *files;
 };
 
 static void plan_store_fini(struct plan_store *s)
@@ -184,6 +186,88 @@ static void plan_store_fini(struct plan_store *s)
     json_decref(s->effective);
     json_decref(s->echo);
     free(s->content);
+    free(s->files);
+}
+
+/* Most inputs of one combine or archive process. */
+#define MAX_PLAN_FILES 1000
+
+/* Modes combine and archive: the inputs from `files` (or `file` as an array), each a string
+ * or {"file": URL, "filename": NAME} (compat L2), or the file parts of this request. */
+static int plan_files(const json_t *params, struct request *r, struct start_plan *plan,
+                      struct plan_store *s, struct err *err)
+{
+    const json_t *list = json_object_get(params, "files");
+    const char *what = "files";
+    if (!jsonx_is_given(list) && json_is_array(json_object_get(params, "file"))) {
+        list = json_object_get(params, "file");
+        what = "file";
+    }
+    if (plan->input == INPUT_UPLOAD && r->n_files > 1) {
+        /* spec "Uploads": a multipart start with several file parts, in their order */
+        s->files = xcalloc((size_t)r->n_files, sizeof *s->files);
+        for (int i = 0; i < r->n_files; i++) {
+            s->files[i].path = r->files[i].path;
+            s->files[i].filename = r->files[i].name;
+        }
+        plan->files = s->files;
+        plan->n_files = (size_t)r->n_files;
+        return 0;
+    }
+    if (!jsonx_is_given(list))
+        return 0; /* one input, the usual way */
+    if (plan->input != INPUT_DOWNLOAD && plan->input != INPUT_UPLOAD)
+        return err_set(err, ERR_BADPARAM, "%s: a list of inputs needs input=download or upload",
+                       what);
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return err_set(err, ERR_BADPARAM, "%s must be a list of URLs or {\"file\", \"filename\"}",
+                       what);
+    size_t n = json_array_size(list);
+    if (n > MAX_PLAN_FILES)
+        return err_set(err, ERR_BADPARAM, "%s: at most %d inputs", what, MAX_PLAN_FILES);
+    s->files = xcalloc(n, sizeof *s->files);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(list, i);
+        const json_t *url = json_is_object(e) ? json_object_get(e, "file") : e;
+        const json_t *name = json_is_object(e) ? json_object_get(e, "filename") : NULL;
+        if (jsonx_has_nul(url) || jsonx_has_nul(name))
+            return err_set(err, ERR_BADPARAM, "%s[%zu] contains a NUL byte", what, i);
+        if (jsonx_is_given(name) && (!json_is_string(name) || json_string_length(name) > 1024))
+            return err_set(err, ERR_BADPARAM, "%s[%zu].filename must be a file name", what, i);
+        s->files[i].filename = jsonx_str(name);
+        if (plan->input == INPUT_DOWNLOAD) {
+            if (!json_is_string(url) || !fetch_url_syntax_ok(json_string_value(url)))
+                return err_set(err, ERR_BADPARAM, "%s[%zu] must be an http or https URL", what, i);
+            s->files[i].url = json_string_value(url);
+        } else if (!s->files[i].filename) {
+            /* uploads to come: a string is the name the upload URL will accept */
+            if (!json_is_string(url) || json_string_length(url) == 0 ||
+                json_string_length(url) > 1024)
+                return err_set(err, ERR_BADPARAM, "%s[%zu] must be the name of a file to upload",
+                               what, i);
+            s->files[i].filename = json_string_value(url);
+        }
+    }
+    if (plan->input == INPUT_UPLOAD) {
+        /* each name is one PUT: a name listed twice could never be told apart */
+        for (size_t i = 0; i < n; i++) {
+            char *a = fsx_safe_name(s->files[i].filename);
+            for (size_t j = 0; j < i; j++) {
+                char *b = fsx_safe_name(s->files[j].filename);
+                bool same = strcmp(a, b) == 0;
+                free(b);
+                if (same) {
+                    err_set(err, ERR_BADPARAM, "%s[%zu]: %s is listed twice", what, i, a);
+                    free(a);
+                    return -1;
+                }
+            }
+            free(a);
+        }
+    }
+    plan->files = s->files;
+    plan->n_files = n;
+    return 0;
 }
 
 static int decode_base64(const char *in, char **out, size_t *out_len, struct err *err)
@@ -346,8 +430,13 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
     if (filename && (strlen(filename) > 1024))
         return err_set(err, ERR_BADPARAM, "filename is too long");
     plan->filename = filename;
-    switch (plan->input) {
+    if ((bit == CONV_MODE_COMBINE || bit == CONV_MODE_ARCHIVE) &&
+        plan_files(params, r, plan, s, err) < 0)
+        return -1;
+    switch (plan->n_files > 0 ? INPUT_UPLOAD : plan->input) {
     case INPUT_UPLOAD:
+        if (plan->n_files > 0)
+            break;
         /* compat E3/E4: a file part of this request is the upload; a string file is ignored */
         if (r->n_files > 0 && r->files[0].path) {
             plan->upload_path = r->files[0].path;

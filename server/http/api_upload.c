@@ -58,6 +58,20 @@ enum MHD_Result api_upload(struct MHD_Connection *c, struct request *r)
                           "\"file\"");
         goto out;
     }
+    if (json_is_array(json_object_get(p.job, "expect")) && !r->m.name && r->n_files > 1) {
+        /* spec "Uploads": several parts in one POST, each one of the listed files */
+        for (int i = 1; i < r->n_files; i++) {
+            char *part = r->files[i].name ? fsx_safe_name(r->files[i].name) : xstrdup("");
+            int rc = process_upload_done(&p, r->files[i].path, part, r->files[i].size, &err);
+            free(part);
+            if (rc < 0) {
+                ret = reply_err(c, &err);
+                goto out;
+            }
+            free(r->files[i].path);
+            r->files[i].path = NULL;
+        }
+    }
     /* spec "Uploads": the name is percent-decoded (MHD decodes the path) and becomes
      * input.filename; a multipart part's filename is used when the URL has none. */
     const char *given = r->m.name ? r->m.name : r->files[0].name;
