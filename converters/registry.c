@@ -15,6 +15,10 @@ extern const struct converter converter_vips;
 #if HAVE_FFMPEG
 extern const struct converter converter_ffmpeg;
 #endif
+#if HAVE_QPDF
+extern const struct converter converter_ghostscript;
+extern const struct converter converter_qpdf;
+#endif
 extern const struct converter converter_fake;
 
 static const struct converter *const converters[] = {
@@ -23,6 +27,10 @@ static const struct converter *const converters[] = {
 #endif
 #if HAVE_FFMPEG
     &converter_ffmpeg,
+#endif
+#if HAVE_QPDF
+    &converter_ghostscript,
+    &converter_qpdf,
 #endif
     &converter_fake, /* only with registry_enable_test_converters(true) */
     NULL,

@@ -19,6 +19,9 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/text.h"
+#if HAVE_QPDF
+#include "converters/pdf.h"
+#endif
 
 /* ---- facts ------------------------------------------------------------------------- */
 
@@ -167,12 +170,18 @@ static const struct conv_option options[] = {
     {0},
 };
 
-/* Every input to every output, identity pairs included: png -> png is how users resize. */
+/* Every input to every output, identity pairs included: png -> png is how users resize.
+ * PDF (one page per image page, written by pdf.c) where libqpdf is built in. */
 /* clang-format off */
+#if HAVE_QPDF
+#define TO_PDF(in) , {in, "pdf", "document"}
+#else
+#define TO_PDF(in)
+#endif
 #define ROW(in)                                                                                  \
     {in, "png", "image"}, {in, "jpg", "image"}, {in, "webp", "image"}, {in, "gif", "image"},     \
     {in, "tiff", "image"}, {in, "avif", "image"}, {in, "heif", "image"}, {in, "jxl", "image"},   \
-    {in, "bmp", "image"}, {in, "ico", "image"}
+    {in, "bmp", "image"}, {in, "ico", "image"} TO_PDF(in)
 
 static const struct conv_pair pairs[] = {
     ROW("png"),  ROW("jpg"),  ROW("webp"), ROW("gif"), ROW("tiff"), ROW("svg"),
@@ -218,6 +227,7 @@ static const struct out_format out_formats[] = {
     {"jxl", "jxlsave", NULL, false, true, true, false},
     {"bmp", "magicksave", "bmp", false, true, false, false},
     {"ico", "magicksave", "ico", false, true, false, false},
+    {"pdf", NULL, NULL, true, false, false, false}, /* convert_pdf() */
 };
 
 /* spec SEC-08: exactly these loaders and savers are unblocked (class names, each with its
@@ -960,6 +970,106 @@ out:
     return rc;
 }
 
+#if HAVE_QPDF
+/* Pixels of one page as 8-bit gray or sRGB, in a buffer of its own (g_free). */
+static int page_pixels(VipsImage *in, struct pdf_image *img, void **buf, struct err *err)
+{
+    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 3);
+    bool gray = in->Bands <= 2 && in->Type != VIPS_INTERPRETATION_sRGB;
+    size_t size;
+    int rc = -1;
+
+    if (vips_colourspace(in, &t[0], gray ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB,
+                         NULL) ||
+        vips_extract_band(t[0], &t[1], 0, "n", gray ? 1 : 3, NULL) ||
+        vips_cast_uchar(t[1], &t[2], NULL) || !(*buf = vips_image_write_to_memory(t[2], &size))) {
+        backend_error(err, "read pixels");
+        goto out;
+    }
+    img->width = t[2]->Xsize;
+    img->height = t[2]->Ysize;
+    img->bands = t[2]->Bands;
+    img->data = *buf;
+    /* libvips gives pixels per mm; below ~50 dpi it is a default, not a resolution */
+    img->dpi = in->Xres * 25.4 >= 50 ? in->Xres * 25.4 : 72;
+    rc = 0;
+out:
+    g_object_unref(ctx);
+    return rc;
+}
+
+/* A JPEG that needs no change goes into the PDF as it is (no second lossy encoding). */
+static bool jpeg_as_is(const struct in_format *inf, VipsImage *head, const struct settings *s,
+                       int pages)
+{
+    int orientation = 1;
+    if (vips_image_get_typeof(head, VIPS_META_ORIENTATION))
+        vips_image_get_int(head, VIPS_META_ORIENTATION, &orientation);
+    return strcmp(inf->name, "jpg") == 0 && pages == 1 && !s->has_resize && !s->rotate &&
+           (orientation <= 1 || !s->auto_orient) && head->BandFmt == VIPS_FORMAT_UCHAR &&
+           ((head->Bands == 3 && head->Type == VIPS_INTERPRETATION_sRGB) ||
+            (head->Bands == 1 && head->Type == VIPS_INTERPRETATION_B_W));
+}
+
+/* Image → PDF: one page per page of the input, each its pixels' size at their resolution. */
+static int convert_pdf(const struct conv_job *job, const struct in_format *inf,
+                       const struct out_format *of, const struct settings *s, VipsAccess access,
+                       VipsImage *head, int pages, const struct limits *l, struct progress *pr,
+                       struct err *err)
+{
+    struct pdf_image *imgs = g_new0(struct pdf_image, (size_t)pages);
+    void **bufs = g_new0(void *, (size_t)pages);
+    char *path = out_path(job, 0, "pdf");
+    gchar *jpeg = NULL;
+    gsize jpeg_len = 0;
+    int rc = -1;
+
+    if (jpeg_as_is(inf, head, s, pages)) {
+        if (!g_file_get_contents(job->inputs[0], &jpeg, &jpeg_len, NULL)) {
+            err_set(err, ERR_CONVERT, "vips: cannot read the JPEG");
+            goto out;
+        }
+        imgs[0] = (struct pdf_image){.width = head->Xsize,
+                                     .height = head->Ysize,
+                                     .bands = head->Bands,
+                                     .jpeg = (unsigned char *)jpeg,
+                                     .jpeg_len = jpeg_len,
+                                     .dpi = head->Xres * 25.4 >= 50 ? head->Xres * 25.4 : 72};
+    }
+    for (int i = 0; !jpeg && i < pages; i++) {
+        VipsImage *src = NULL, *done = NULL;
+        if (load(inf, job->inputs[0], s, access, inf->paged ? i : 0, 1, &src, err) < 0)
+            goto out;
+        int r = process_page(src, s, of, &done, err);
+        g_object_unref(src);
+        if (r == 0)
+            r = check_size("output", done->Xsize, done->Ysize, 1, l, err);
+        if (r == 0)
+            r = page_pixels(done, &imgs[i], &bufs[i], err);
+        if (done)
+            g_object_unref(done);
+        if (r < 0)
+            goto out;
+        pr->index = i;
+        pr->count = pages;
+        if (report(pr, 100)) {
+            err_set(err, ERR_CANCELLED, "cancelled");
+            goto out;
+        }
+    }
+    rc = pdf_write_images(imgs, (size_t)pages, path, err);
+out:
+    for (int i = 0; i < pages; i++)
+        g_free(bufs[i]);
+    g_free(bufs);
+    g_free(imgs);
+    g_free(jpeg);
+    g_free(path);
+    return rc;
+}
+#endif
+
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     struct settings s;
@@ -1017,6 +1127,12 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
                             ? VIPS_ACCESS_RANDOM
                             : VIPS_ACCESS_SEQUENTIAL;
 
+#if HAVE_QPDF
+    if (strcmp(of->name, "pdf") == 0) {
+        rc = convert_pdf(job, inf, of, &s, access, head, pages, &l, &pr, err);
+        goto out;
+    }
+#endif
     if (pages > 1 && of->keeps_pages) {
         rc = convert_joined(job, inf, of, &s, access, pages, &l, &pr, err);
         goto out;

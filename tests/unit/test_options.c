@@ -482,12 +482,14 @@ START_TEST(test_registry_fake_on)
     ck_assert_ptr_eq(registry_find("fake", "whatever", CONV_MODE_INFO), &converter_fake);
     ck_assert_ptr_null(registry_find("fake", "png", CONV_MODE_CONVERT));
     ck_assert_ptr_null(registry_find("fake", NULL, CONV_MODE_CONVERT));
-    ck_assert_ptr_null(registry_find("fake", "txt", CONV_MODE_ARCHIVE));
+    ck_assert_ptr_eq(registry_find("fake", "txt", CONV_MODE_ARCHIVE), &converter_fake);
+    ck_assert_ptr_null(registry_find("fake", "txt", CONV_MODE_EXTRACT));
     ck_assert_ptr_null(registry_find(NULL, "txt", CONV_MODE_CONVERT));
     ck_assert_ptr_eq(registry_by_name("fake"), &converter_fake);
     ck_assert_ptr_null(registry_by_name("nope"));
     ck_assert(registry_has_input("fake", CONV_MODE_INFO));
-    ck_assert(!registry_has_input("fake", CONV_MODE_COMBINE));
+    ck_assert(registry_has_input("fake", CONV_MODE_COMBINE));
+    ck_assert(!registry_has_input("fake", CONV_MODE_EXTRACT));
     ck_assert_str_eq(registry_pair_group(&converter_fake, "fake", "txt"), "test");
     ck_assert_str_eq(registry_pair_group(&converter_fake, "fake", NULL), "test");
     ck_assert_ptr_null(registry_pair_group(&converter_fake, "fake", "png"));
@@ -497,8 +499,8 @@ START_TEST(test_registry_fake_on)
         ck_assert_int_le((*c)->priority, prev);
         prev = (*c)->priority;
     }
-    /* fake, plus the real converters this build has */
-    ck_assert_int_eq(n, 1 + HAVE_VIPS + HAVE_FFMPEG);
+    /* fake, plus the real converters this build has (ghostscript and qpdf go together) */
+    ck_assert_int_eq(n, 1 + HAVE_VIPS + HAVE_FFMPEG + 2 * HAVE_QPDF);
 #if HAVE_VIPS
     ck_assert_ptr_eq(registry_list()[0], &converter_vips);
 #endif
