@@ -1707,8 +1707,17 @@ static void run_process(struct active *a)
     inputs = xcalloc(n + 1, sizeof *inputs);
     for (size_t i = 0; i < n; i++) {
         inputs[i] = xasprintf("%s/in/%s", dir, json_string_value(json_array_get(names, i)));
-        if (check_input_type(inputs[i], p.inputformat, &err) < 0)
+        if (check_input_type(inputs[i], p.inputformat, &err) < 0) {
+            if (n > 1) {
+                /* several inputs: say which one */
+                char why[sizeof err.msg];
+                snprintf(why, sizeof why, "%s", err.msg);
+                err_clear(&err);
+                err_set(&err, ERR_CONVERT, "input %zu (%s): %s", i + 1,
+                        json_string_value(json_array_get(names, i)), why);
+            }
             goto fail;
+        }
     }
     if (hand_job_to_worker(dir, inputs, &err) < 0)
         goto fail;

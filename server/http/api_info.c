@@ -47,25 +47,30 @@ enum MHD_Result api_conversiontypes(struct MHD_Connection *c, struct request *r)
     char *in = filter_param(r->params, "inputformat");
     char *out = filter_param(r->params, "outputformat");
     json_t *list = json_array();
-    /* Best converter first: a pair offered by two converters is listed once, by the one
-     * registry_find() would pick. */
-    for (const struct converter *const *cv = registry_list(); *cv; cv++) {
-        const struct converter *conv = *cv;
-        json_t *defaults = NULL;
-        for (const struct conv_pair *pr = conv->pairs; pr && pr->in; pr++) {
-            if ((in && strcmp(in, pr->in) != 0) || (out && strcmp(out, pr->out) != 0))
+    /* Best converter first: a pair offered by two converters is listed once, by the one a
+     * conversion (mode convert) would use; converters of other modes only (merging) list
+     * the pairs no converter converts. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (const struct converter *const *cv = registry_list(); *cv; cv++) {
+            const struct converter *conv = *cv;
+            if (((conv->modes & CONV_MODE_CONVERT) != 0) != (pass == 0))
                 continue;
-            if (pair_listed(list, pr->in, pr->out))
-                continue;
-            if (!defaults)
-                defaults = options_defaults_json(conv);
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "inputformat",
-                                                  pr->in, "outputformat", pr->out, "converter",
-                                                  conv->name, "group", pr->group ? pr->group : "",
-                                                  "note", conv->note ? conv->note : "",
-                                                  "converteroptions", defaults));
+            json_t *defaults = NULL;
+            for (const struct conv_pair *pr = conv->pairs; pr && pr->in; pr++) {
+                if ((in && strcmp(in, pr->in) != 0) || (out && strcmp(out, pr->out) != 0))
+                    continue;
+                if (pair_listed(list, pr->in, pr->out))
+                    continue;
+                if (!defaults)
+                    defaults = options_defaults_json(conv);
+                json_array_append_new(
+                    list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "inputformat", pr->in,
+                                    "outputformat", pr->out, "converter", conv->name, "group",
+                                    pr->group ? pr->group : "", "note",
+                                    conv->note ? conv->note : "", "converteroptions", defaults));
+            }
+            json_decref(defaults);
         }
-        json_decref(defaults);
     }
     free(in);
     free(out);
