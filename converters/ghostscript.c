@@ -938,6 +938,8 @@ static int check_pages(const struct pdf_facts *f, int first, int last, int dpi,
         if (!(w < 1e12 && h < 1e12))
             w = h = 1e12; /* NaN or absurd: refused below */
         int64_t pw = (int64_t)w, ph = (int64_t)h;
+        if (pw < 1 || ph < 1)
+            return err_set(err, ERR_CONVERT, "page %d is smaller than one pixel at %d dpi", i, dpi);
         if (pw > l->side || ph > l->side)
             return err_set(err, ERR_CONVERT,
                            "page %d is %lldx%lld pixels at %d dpi, larger than the limit of %d "
