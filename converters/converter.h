@@ -43,7 +43,8 @@ struct conv_option {
 };
 
 /* One inputformat -> outputformat pair. Tables end with an all-zero entry. In INFO mode
- * the pair's out is ignored: a converter offers info for every input it lists. */
+ * the pair's out is ignored: a converter offers info for every input it lists. "*" as in
+ * or out matches every format (an archive takes any file; an archive's members are any). */
 struct conv_pair {
     const char *in;
     const char *out;

@@ -19,6 +19,7 @@ extern const struct converter converter_ffmpeg;
 extern const struct converter converter_ghostscript;
 extern const struct converter converter_qpdf;
 #endif
+extern const struct converter converter_archive;
 extern const struct converter converter_fake;
 
 static const struct converter *const converters[] = {
@@ -32,6 +33,7 @@ static const struct converter *const converters[] = {
     &converter_ghostscript,
     &converter_qpdf,
 #endif
+    &converter_archive,
     &converter_fake, /* only with registry_enable_test_converters(true) */
     NULL,
 };
@@ -90,10 +92,16 @@ const struct converter *const *registry_list(void)
     return enabled;
 }
 
+/* A pair's format matches a name when equal, or when the pair says "*" (any format). */
+static bool format_matches(const char *pattern, const char *name)
+{
+    return strcmp(pattern, "*") == 0 || strcmp(pattern, name) == 0;
+}
+
 static bool pair_listed(const struct converter *conv, const char *in, const char *out)
 {
     for (const struct conv_pair *p = conv->pairs; p && p->in; p++)
-        if (strcmp(p->in, in) == 0 && (!out || strcmp(p->out, out) == 0))
+        if (format_matches(p->in, in) && (!out || format_matches(p->out, out)))
             return true;
     return false;
 }
@@ -138,7 +146,7 @@ const char *registry_pair_group(const struct converter *conv, const char *in, co
     if (!conv || !in)
         return NULL;
     for (const struct conv_pair *p = conv->pairs; p && p->in; p++)
-        if (strcmp(p->in, in) == 0 && (!out || strcmp(p->out, out) == 0))
+        if (format_matches(p->in, in) && (!out || format_matches(p->out, out)))
             return p->group;
     return NULL;
 }

@@ -14,7 +14,7 @@ PACKAGES=(
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libvips-dev libvips-tools
     libcurl4-openssl-dev libarchive-dev check libseccomp-dev libssl-dev
     libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev
-    libavutil-dev ffmpeg libqpdf-dev ghostscript qpdf poppler-utils
+    libavutil-dev ffmpeg libqpdf-dev ghostscript qpdf poppler-utils python3
     sqlite3 curl ca-certificates clang-format-14
 )
 

@@ -1707,7 +1707,9 @@ static void run_process(struct active *a)
     inputs = xcalloc(n + 1, sizeof *inputs);
     for (size_t i = 0; i < n; i++) {
         inputs[i] = xasprintf("%s/in/%s", dir, json_string_value(json_array_get(names, i)));
-        if (check_input_type(inputs[i], p.inputformat, &err) < 0) {
+        /* An archive stores its inputs as they are, whatever they hold. */
+        if (mode_bit(p.mode) != CONV_MODE_ARCHIVE &&
+            check_input_type(inputs[i], p.inputformat, &err) < 0) {
             if (n > 1) {
                 /* several inputs: say which one */
                 char why[sizeof err.msg];

@@ -57,15 +57,20 @@ enum MHD_Result api_conversiontypes(struct MHD_Connection *c, struct request *r)
                 continue;
             json_t *defaults = NULL;
             for (const struct conv_pair *pr = conv->pairs; pr && pr->in; pr++) {
-                if ((in && strcmp(in, pr->in) != 0) || (out && strcmp(out, pr->out) != 0))
+                bool any_in = strcmp(pr->in, "*") == 0, any_out = strcmp(pr->out, "*") == 0;
+                if ((in && !any_in && strcmp(in, pr->in) != 0) ||
+                    (out && !any_out && strcmp(out, pr->out) != 0))
                     continue;
-                if (pair_listed(list, pr->in, pr->out))
+                /* "*" (any format) is shown as the format asked for, when one was */
+                const char *row_in = any_in && in ? in : pr->in;
+                const char *row_out = any_out && out ? out : pr->out;
+                if (pair_listed(list, row_in, row_out))
                     continue;
                 if (!defaults)
                     defaults = options_defaults_json(conv);
                 json_array_append_new(
-                    list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "inputformat", pr->in,
-                                    "outputformat", pr->out, "converter", conv->name, "group",
+                    list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "inputformat", row_in,
+                                    "outputformat", row_out, "converter", conv->name, "group",
                                     pr->group ? pr->group : "", "note",
                                     conv->note ? conv->note : "", "converteroptions", defaults));
             }

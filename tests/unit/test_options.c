@@ -489,7 +489,13 @@ START_TEST(test_registry_fake_on)
     ck_assert_ptr_null(registry_by_name("nope"));
     ck_assert(registry_has_input("fake", CONV_MODE_INFO));
     ck_assert(registry_has_input("fake", CONV_MODE_COMBINE));
-    ck_assert(!registry_has_input("fake", CONV_MODE_EXTRACT));
+    /* "*" in a pair matches every format (the archive converter's pairs) */
+    const struct converter *arch = registry_by_name("archive");
+    ck_assert_ptr_nonnull(arch);
+    ck_assert_ptr_eq(registry_find("pdf", "zip", CONV_MODE_ARCHIVE), arch);
+    ck_assert_ptr_eq(registry_find("zip", "png", CONV_MODE_EXTRACT), arch);
+    ck_assert_ptr_null(registry_find("pdf", "zip", CONV_MODE_CONVERT));
+    ck_assert_str_eq(registry_pair_group(arch, "anything", "7z"), "archive");
     ck_assert_str_eq(registry_pair_group(&converter_fake, "fake", "txt"), "test");
     ck_assert_str_eq(registry_pair_group(&converter_fake, "fake", NULL), "test");
     ck_assert_ptr_null(registry_pair_group(&converter_fake, "fake", "png"));
@@ -499,8 +505,8 @@ START_TEST(test_registry_fake_on)
         ck_assert_int_le((*c)->priority, prev);
         prev = (*c)->priority;
     }
-    /* fake, plus the real converters this build has (ghostscript and qpdf go together) */
-    ck_assert_int_eq(n, 1 + HAVE_VIPS + HAVE_FFMPEG + 2 * HAVE_QPDF);
+    /* fake and archive, plus the converters this build has (ghostscript and qpdf together) */
+    ck_assert_int_eq(n, 2 + HAVE_VIPS + HAVE_FFMPEG + 2 * HAVE_QPDF);
 #if HAVE_VIPS
     ck_assert_ptr_eq(registry_list()[0], &converter_vips);
 #endif
