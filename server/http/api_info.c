@@ -42,6 +42,17 @@ static bool pair_listed(json_t *list, const char *in, const char *out)
     return false;
 }
 
+/* True when some converter names this format itself (not through "*"): only such a
+ * format stands in for a "*" of a pair, so an unknown format still lists nothing. */
+static bool format_named(const char *name, bool as_output)
+{
+    for (const struct converter *const *cv = registry_list(); *cv; cv++)
+        for (const struct conv_pair *pr = (*cv)->pairs; pr && pr->in; pr++)
+            if (strcmp(as_output ? pr->out : pr->in, name) == 0)
+                return true;
+    return false;
+}
+
 enum MHD_Result api_conversiontypes(struct MHD_Connection *c, struct request *r)
 {
     char *in = filter_param(r->params, "inputformat");
@@ -60,6 +71,9 @@ enum MHD_Result api_conversiontypes(struct MHD_Connection *c, struct request *r)
                 bool any_in = strcmp(pr->in, "*") == 0, any_out = strcmp(pr->out, "*") == 0;
                 if ((in && !any_in && strcmp(in, pr->in) != 0) ||
                     (out && !any_out && strcmp(out, pr->out) != 0))
+                    continue;
+                if ((any_in && in && !format_named(in, false)) ||
+                    (any_out && out && !format_named(out, true)))
                     continue;
                 /* "*" (any format) is shown as the format asked for, when one was */
                 const char *row_in = any_in && in ? in : pr->in;
