@@ -1153,7 +1153,8 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
     (void)res;
     if (!have_gs)
         return err_set(err, ERR_CONVERT, "Ghostscript is not available on this server");
-    if (job->mode != CONV_MODE_CONVERT || !job->inputs || !job->inputs[0] || !job->in_format)
+    if ((job->mode != CONV_MODE_CONVERT && job->mode != CONV_MODE_EXTRACT) || !job->inputs ||
+        !job->inputs[0] || !job->in_format)
         return err_set(err, ERR_CONVERT, "ghostscript: nothing to convert");
     const struct device *dev = find_device(job->out_format);
     if (!dev)
@@ -1213,9 +1214,23 @@ out:
     return rc;
 }
 
+/* spec "Modes": extract pulls the pages out as images — the same as a conversion to them. */
+static int check(const char *in, const char *out, enum conv_mode mode, const json_t *opts,
+                 struct err *err)
+{
+    (void)in;
+    (void)opts;
+    if (mode == CONV_MODE_EXTRACT && (!out || strcmp(out, "pdf") == 0))
+        return err_set(err, ERR_BADPARAM,
+                       "invalid value for outputformat: mode extract gives png, jpg or tiff "
+                       "pages");
+    return 0;
+}
+
 const struct converter converter_ghostscript = {
     .name = "ghostscript",
-    .modes = CONV_MODE_CONVERT,
+    .modes = CONV_MODE_CONVERT | CONV_MODE_EXTRACT,
+    .check = check,
     .priority = 50,
     .pairs = pairs,
     .options = options,

@@ -129,6 +129,27 @@ describe('modes archive and extract', function () {
             expect(m.name).to.match(/^slip-[0-9]\.txt$/);
     });
 
+    it('extract of a PDF: its pages as PNGs, named by page number', async function () {
+        const pdf = path.join(dir, 'two.pdf');
+        execFileSync('gs', ['-q', '-dSAFER', '-dBATCH', '-dNOPAUSE', '-sDEVICE=pdfwrite',
+            '-sOutputFile=' + pdf, '-c', '<< /PageSize [200 100] >> setpagedevice showpage showpage']);
+        const proc = await api.process({ inputformat: 'pdf', outputformat: 'png', mode: 'extract' });
+        const started = H.expectJson(await api.start(proc, { input: 'upload',
+            converteroptions: { density: 72 } }), 200);
+        H.expectJson(await api.put(started, 'two.pdf', fs.readFileSync(pdf)), 200);
+        const st = await finished(proc);
+        expect(st.converter.type).to.equal('ghostscript');
+        expect(st.output.files).to.deep.equal(['two-1.png', 'two-2.png']);
+        const page = (await api.download(st, 'two-2.png')).body;
+        expect(page.readUInt32BE(16), 'width').to.equal(200);
+        expect(page.readUInt32BE(20), 'height').to.equal(100);
+    });
+
+    it('extract of a PDF to pdf → 400 naming outputformat', async function () {
+        const proc = await api.process({ inputformat: 'pdf', outputformat: 'pdf', mode: 'extract' });
+        H.expectError(await api.start(proc, { input: 'upload' }), 400, /outputformat/);
+    });
+
     it('extract: garbage named .zip → 422 "cannot read the archive"', async function () {
         const proc = await api.process({ inputformat: 'zip', outputformat: 'txt', mode: 'extract' });
         const started = H.expectJson(await api.start(proc, { input: 'upload' }), 200);
