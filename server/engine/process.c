@@ -1947,9 +1947,13 @@ static int recover(struct err *err)
         }
         if (step == STEP_INPUT) {
             if (!recs[i].input || strcmp(recs[i].input, "upload") == 0) {
-                /* An upload keeps waiting for its file; a half-received one starts over. */
+                /* An upload keeps waiting for its file; a half-received one starts over. Of
+                 * several listed files, those claimed but not in place are open again. */
                 static const char sql_up[] =
-                    "UPDATE processes SET job = json_remove(job, '$.uploading') WHERE id = ?";
+                    "UPDATE processes SET job = CASE WHEN json_type(job, '$.expect') = 'array' "
+                    "THEN json_set(json_remove(job, '$.uploading'), '$.claimed', "
+                    "json(json_extract(job, '$.arrived'))) ELSE json_remove(job, '$.uploading') "
+                    "END WHERE id = ?";
                 sqlite3_stmt *u = db_stmt(sql_up, err);
                 if (u) {
                     sqlite3_bind_text(u, 1, id, -1, SQLITE_STATIC);

@@ -114,6 +114,19 @@ describe('several inputs (modes combine and archive)', function () {
         expect(await outputText(await finished(proc))).to.equal('ONE\nTWO\n');
     });
 
+    it('uploads survive a restart: the first file stays, the second completes the job', async function () {
+        const proc = await api.process({ inputformat: 'fake', outputformat: 'fake', mode: 'combine' });
+        const started = H.expectJson(await api.start(proc, { input: 'upload',
+            files: ['r1.fake', 'r2.fake'] }), 200);
+        H.expectJson(await api.put(started, 'r1.fake', 'R1\n'), 200);
+        await server.kill9();
+        await server.restart();
+        api = H.api(server);
+        H.expectError(await api.put(started, 'r1.fake', 'AGAIN\n'), 400, /already uploaded/);
+        H.expectJson(await api.put(started, 'r2.fake', 'R2\n'), 200);
+        expect(await outputText(await finished(proc))).to.equal('R1\nR2\n');
+    });
+
     it('a name listed twice → 400 naming files', async function () {
         const proc = await api.process({ inputformat: 'fake', outputformat: 'fake', mode: 'combine' });
         H.expectError(await api.start(proc, { input: 'upload', files: ['a.fake', 'a.fake'] }), 400,
