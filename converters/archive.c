@@ -17,6 +17,7 @@
 
 #include "common/fsx.h"
 #include "common/mem.h"
+#include "storage/zip.h"
 
 #define CHUNK (64 * 1024)
 /* SEC-15: caps on what one extraction may write, counted as bytes actually written. */
@@ -143,66 +144,18 @@ static int set_format(struct archive *a, const char *ext, struct err *err)
     return 0;
 }
 
-/* Append one input file as entry `name`; *done counts bytes for progress. */
-static int add_input(struct archive *a, const char *path, const char *name, char *chunk,
-                     struct meter *m, int64_t *done, int64_t total, struct err *err)
-{
-    struct archive_entry *e = NULL;
-    struct stat st;
-    int fd = -1, rc = -1;
-    ssize_t n;
+/* Progress of pack(): bytes copied so far against the inputs' total. */
+struct pack_progress {
+    struct meter *m;
+    int64_t done, total;
+};
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        err_set(err, ERR_CONVERT, "archive: cannot open input %s: %s", name, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err_set(err, ERR_CONVERT, "archive: input %s is not a regular file", name);
-        goto out;
-    }
-    e = archive_entry_new();
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, st.st_size);
-    archive_entry_set_mtime(e, time(NULL), 0);
-    if (archive_write_header(a, e) != ARCHIVE_OK) {
-        err_set(err, ERR_CONVERT, "archive: %s: %s", name, archive_error_string(a));
-        goto out;
-    }
-    while ((n = read(fd, chunk, CHUNK)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err_set(err, ERR_CONVERT, "archive: cannot read %s: %s", name, strerror(errno));
-            goto out;
-        }
-        for (ssize_t off = 0; off < n;) {
-            la_ssize_t w = archive_write_data(a, chunk + off, (size_t)(n - off));
-            if (w <= 0) {
-                err_set(err, ERR_CONVERT, "archive: %s: %s", name, archive_error_string(a));
-                goto out;
-            }
-            off += w;
-        }
-        *done += n;
-        if (meter_cancelled(m, total > 0 ? 100.0 * (double)*done / (double)total : 0,
-                            "Archiving")) {
-            err_set(err, ERR_CANCELLED, "cancelled");
-            goto out;
-        }
-    }
-    if (archive_write_finish_entry(a) != ARCHIVE_OK) {
-        err_set(err, ERR_CONVERT, "archive: %s: %s", name, archive_error_string(a));
-        goto out;
-    }
-    rc = 0;
-out:
-    archive_entry_free(e);
-    if (fd >= 0)
-        close(fd);
-    return rc;
+static bool pack_block(void *opaque, size_t bytes)
+{
+    struct pack_progress *p = opaque;
+    p->done += (int64_t)bytes;
+    return meter_cancelled(p->m, p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 0,
+                           "Archiving");
 }
 
 static int pack(const struct conv_job *job, struct err *err)
@@ -211,7 +164,7 @@ static int pack(const struct conv_job *job, struct err *err)
     struct archive *a = NULL;
     char *path = NULL, *chunk = NULL, **names = NULL;
     size_t n = 0;
-    int64_t total = 0, done = 0;
+    struct pack_progress pp = {.m = &m};
     int fd = -1, rc = -1;
 
     if (!job->out_format)
@@ -220,13 +173,13 @@ static int pack(const struct conv_job *job, struct err *err)
         n++;
     for (size_t i = 0; i < n; i++) {
         int64_t size = fsx_file_size(job->inputs[i]);
-        total += size > 0 ? size : 0;
+        pp.total += size > 0 ? size : 0;
     }
     if (meter_cancelled(&m, 0, "Archiving"))
         return err_set(err, ERR_CANCELLED, "cancelled");
 
     path = xasprintf("%s/out.%s", job->output_dir, job->out_format);
-    chunk = xmalloc(CHUNK);
+    chunk = xmalloc(ZIP_CHUNK);
     names = xcalloc(n + 1, sizeof *names);
     a = archive_write_new();
     if (set_format(a, job->out_format, err) < 0)
@@ -242,7 +195,8 @@ static int pack(const struct conv_job *job, struct err *err)
     }
     for (size_t i = 0; i < n; i++) {
         names[i] = arch_entry_name(job->inputs[i], names, i);
-        if (add_input(a, job->inputs[i], names[i], chunk, &m, &done, total, err) < 0)
+        if (zip_add_file(a, job->inputs[i], names[i], (long long)time(NULL), chunk, pack_block, &pp,
+                         "archive", err) < 0)
             goto out;
     }
     /* Closing writes the zip central directory or the whole 7z stream: errors show here. */

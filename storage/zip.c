@@ -11,12 +11,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fsx.h"
 #include "common/mem.h"
-
-#define CHUNK (64 * 1024)
 
 /* Formats that are compressed already: deflating them again costs CPU and gains nothing. */
 static const char *const stored_exts[] = {
@@ -54,57 +53,58 @@ static bool is_safe_entry_name(const char *name)
     return true;
 }
 
-/* Copy one file into the archive as entry name. */
-static int add_file(struct archive *a, const char *dir, const char *name, char *chunk,
-                    struct err *err)
+int zip_add_file(struct archive *a, const char *path, const char *name, long long mtime,
+                 char *chunk, zip_block_fn block, void *opaque, const char *what, struct err *err)
 {
     struct archive_entry *e = NULL;
     struct stat st;
-    char *path = xasprintf("%s/%s", dir, name);
     int fd = -1, rc = -1;
     ssize_t n;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        err_set(err, ERR_INTERNAL, "zip: cannot open %s: %s", name, strerror(errno));
+        err_set(err, ERR_CONVERT, "%s: cannot open %s: %s", what, name, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        err_set(err, ERR_INTERNAL, "zip: %s is not a regular file", name);
+        err_set(err, ERR_CONVERT, "%s: %s is not a regular file", what, name);
         goto out;
     }
-    if (is_compressed(name))
-        archive_write_zip_set_compression_store(a);
-    else
-        archive_write_zip_set_compression_deflate(a);
     e = archive_entry_new();
     archive_entry_set_pathname(e, name);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
     archive_entry_set_size(e, st.st_size);
-    archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    if (mtime >= 0)
+        archive_entry_set_mtime(e, (time_t)mtime, 0);
+    else
+        archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     if (archive_write_header(a, e) != ARCHIVE_OK) {
-        err_set(err, ERR_INTERNAL, "zip: %s: %s", name, archive_error_string(a));
+        err_set(err, ERR_CONVERT, "%s: %s: %s", what, name, archive_error_string(a));
         goto out;
     }
-    while ((n = read(fd, chunk, CHUNK)) != 0) {
+    while ((n = read(fd, chunk, ZIP_CHUNK)) != 0) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            err_set(err, ERR_INTERNAL, "zip: cannot read %s: %s", name, strerror(errno));
+            err_set(err, ERR_CONVERT, "%s: cannot read %s: %s", what, name, strerror(errno));
             goto out;
         }
         for (ssize_t off = 0; off < n;) {
             la_ssize_t w = archive_write_data(a, chunk + off, (size_t)(n - off));
             if (w <= 0) {
-                err_set(err, ERR_CONVERT, "zip: %s: %s", name, archive_error_string(a));
+                err_set(err, ERR_CONVERT, "%s: %s: %s", what, name, archive_error_string(a));
                 goto out;
             }
             off += w;
         }
+        if (block && block(opaque, (size_t)n)) {
+            err_set(err, ERR_CANCELLED, "cancelled");
+            goto out;
+        }
     }
     if (archive_write_finish_entry(a) != ARCHIVE_OK) {
-        err_set(err, ERR_CONVERT, "zip: %s: %s", name, archive_error_string(a));
+        err_set(err, ERR_CONVERT, "%s: %s: %s", what, name, archive_error_string(a));
         goto out;
     }
     rc = 0;
@@ -112,7 +112,6 @@ out:
     archive_entry_free(e);
     if (fd >= 0)
         close(fd);
-    free(path);
     return rc;
 }
 
@@ -120,7 +119,7 @@ int zip_write(const char *zip_path, const char *dir, const char *const *names, s
 {
     struct archive *a = NULL;
     char *tmp = xasprintf("%s.tmp", zip_path);
-    char *chunk = xmalloc(CHUNK);
+    char *chunk = xmalloc(ZIP_CHUNK);
     char *parent = NULL;
     const char *slash;
     int fd = -1, rc = -1;
@@ -141,7 +140,15 @@ int zip_write(const char *zip_path, const char *dir, const char *const *names, s
             err_set(err, ERR_INTERNAL, "zip: unsafe entry name");
             goto out;
         }
-        if (add_file(a, dir, names[i], chunk, err) < 0)
+        /* Pages and frames are compressed already: deflating them again gains nothing. */
+        if (is_compressed(names[i]))
+            archive_write_zip_set_compression_store(a);
+        else
+            archive_write_zip_set_compression_deflate(a);
+        char *path = xasprintf("%s/%s", dir, names[i]);
+        int r = zip_add_file(a, path, names[i], -1, chunk, NULL, NULL, "zip", err);
+        free(path);
+        if (r < 0)
             goto out;
     }
     /* Closing writes the central directory: a full disk can show up only here. On the
