@@ -30,18 +30,7 @@ if [ ! -s "$DOC" ] || [ ! -s "$MA" ] || [ ! -s "$MB" ]; then
 fi
 need gs ghostscript
 need qpdf qpdf
-if [ ! -x /usr/bin/time ]; then # GNU time, for the CLI's CPU time (not the shell keyword)
-    echo "bench: installing time" >&2
-    apt-get install -y -qq time >/dev/null
-fi
-
-now_ms() { date +%s%3N; }
-
-# median of the arguments
-median() {
-    printf '%s\n' "$@" | sort -n |
-        awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
-}
+need_gnu_time
 
 # pages in a result: PNG files in a folder or a ZIP, pages of a PDF, "?" when unreadable
 pages_of() {
@@ -58,29 +47,6 @@ except Exception:
     fi
 }
 
-# CPU time (clock ticks) used so far by the server and its workers, including the programs
-# (gs) the workers ran and waited for: the API side's cost, which a busy machine does not
-# inflate the way it does wall time
-api_ticks() {
-    local p sum
-    sum=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0)
-    for p in $(pgrep -P "$SERVER_PID" || true); do
-        sum=$((sum + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null ||
-            echo 0)))
-    done
-    echo "$sum"
-}
-
-stop_convertd() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    local p keep=()
-    for p in "${PIDS[@]}"; do [ "$p" = "$SERVER_PID" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}") # the exit trap must not kill a recycled pid
-}
-
 # one CLI run into a fresh $WORK/cli: time in ms on stdout; "user-s sys-s" appended to
 # $WORK/cli.res
 cli_once() { # program args...
@@ -90,12 +56,6 @@ cli_once() { # program args...
     t=$(now_ms)
     /usr/bin/time -f '%U %S' -a -o "$WORK/cli.res" "$@" </dev/null >&2 || return 1
     echo $(( $(now_ms) - t ))
-}
-
-# one API run through the client (on two FIFOs): its time in ms appended to a[]
-api_once() {
-    local t
-    echo >&"$API_IN" 2>/dev/null && read -r -u "$API_OUT" t && a+=("$t")
 }
 
 FAILED=0

@@ -12,11 +12,6 @@ if [ ! -s "$INPUTS/image-4000x3000.png" ]; then
     SKIP_BIG=1 "$ROOT/../shared/bench/make_inputs.sh" "$INPUTS"
 fi
 
-now_ms() { date +%s%3N; }
-
-# median of the arguments
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
 cli_once() { vips copy "$1" "$WORK/cli.$3"; }
 
 bench_case() { # label file in out runs

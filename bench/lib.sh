@@ -49,3 +49,45 @@ print(d)' "$1"; }
 ratio() { python3 -c "import sys;a,b=float(sys.argv[1]),float(sys.argv[2]);print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# GNU time (not the shell keyword), for a program's max RSS and CPU seconds
+need_gnu_time() {
+    [ -x /usr/bin/time ] || need /usr/bin/time time
+}
+
+now_ms() { date +%s%3N; }
+
+# median of the arguments
+median() {
+    printf '%s\n' "$@" | sort -n |
+        awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# CPU time (clock ticks) used so far by the server and its workers, including the programs
+# (gs) the workers ran and waited for: the API side's cost, which a busy machine does not
+# inflate the way it does wall time
+api_ticks() {
+    local p sum
+    sum=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0)
+    for p in $(pgrep -P "$SERVER_PID" || true); do
+        sum=$((sum + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null ||
+            echo 0)))
+    done
+    echo "$sum"
+}
+
+stop_convertd() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    local p keep=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$SERVER_PID" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}") # the exit trap must not kill a recycled pid
+}
+
+# one API run through the client (on two FIFOs): its time in ms appended to a[]
+api_once() {
+    local t
+    echo >&"$API_IN" 2>/dev/null && read -r -u "$API_OUT" t && a+=("$t")
+}

@@ -27,18 +27,7 @@ if [ ! -s "$IN" ]; then
 fi
 need ffmpeg ffmpeg
 need ffprobe ffmpeg
-if [ ! -x /usr/bin/time ]; then # GNU time, for the CLI's max RSS (not the shell keyword)
-    echo "bench: installing time" >&2
-    apt-get install -y -qq time >/dev/null
-fi
-
-now_ms() { date +%s%3N; }
-
-# median of the arguments
-median() {
-    printf '%s\n' "$@" | sort -n |
-        awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
-}
+need_gnu_time
 
 mib() { awk -v k="$1" 'BEGIN {if (k > 0) printf "%.0f", k / 1024; else printf "?"}'; }
 
@@ -69,26 +58,6 @@ worker_hwm() {
     echo "$max"
 }
 
-# CPU time (clock ticks) used so far by the server and its workers: the API side's cost,
-# which a busy machine does not inflate the way it does wall time
-api_ticks() {
-    local p sum=0
-    for p in "$SERVER_PID" $(pgrep -P "$SERVER_PID" || true); do
-        sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-    done
-    echo "$sum"
-}
-
-stop_convertd() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    local p keep=()
-    for p in "${PIDS[@]}"; do [ "$p" = "$SERVER_PID" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}") # the exit trap must not kill a recycled pid
-}
-
 # one CLI run: time in ms on stdout; "max-RSS-KiB user-s sys-s" appended to $WORK/cli.res
 cli_once() { # ext ffmpeg-args...
     local ext=$1 t
@@ -97,12 +66,6 @@ cli_once() { # ext ffmpeg-args...
     /usr/bin/time -f '%M %U %S' -a -o "$WORK/cli.res" \
         ffmpeg -hide_banner -loglevel error -nostdin -y "$@" "$WORK/cli.$ext" </dev/null
     echo $(( $(now_ms) - t ))
-}
-
-# one API run through the client (RUNS=0 mode, on two FIFOs): its time in ms appended to a[]
-api_once() {
-    local t
-    echo >&"$API_IN" 2>/dev/null && read -r -u "$API_OUT" t && a+=("$t")
 }
 
 FAILED=0
