@@ -593,7 +593,6 @@ UNITTEST int worker_pool_pids(pid_t *pids, int max)
     return n;
 }
 
-/* The job as its protocol line, '\n' included. NULL with err when a path is not UTF-8. */
 /* The cores one job may use: what its converter asks for, else its share of the machine. */
 static int job_cpus(const struct worker_job *job)
 {
@@ -608,6 +607,7 @@ static int job_cpus(const struct worker_job *job)
     return n < pool.cpu_total ? n : pool.cpu_total;
 }
 
+/* The job as its protocol line, '\n' included. NULL with err when a path is not UTF-8. */
 static char *job_line(const struct worker_job *job, int timeout_s, int threads, size_t *len,
                       struct err *err)
 {

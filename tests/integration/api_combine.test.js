@@ -149,14 +149,14 @@ describe('several inputs (modes combine and archive)', function () {
         const mp = H.multipart([
             { name: 'input', value: 'upload' },
             { name: 'wait', value: 'true' },
-            { name: 'file', filename: 'x.fake', data: 'XXX\n' },
-            { name: 'file', filename: 'y.fake', data: 'YYY\n' },
+            { name: 'file', filename: 'x.fake', data: 'PART1\n' },
+            { name: 'file', filename: 'y.fake', data: 'PART2\n' },
         ]);
         const res = await H.request({ method: 'POST', url: H.abs(proc.url), multipart: mp,
             timeout: 20000 });
         const st = H.expectJson(res, 200);
         expect(st.step, st.message).to.equal('finished');
-        expect(await outputText(st)).to.equal('XXX\nYYY\n');
+        expect(await outputText(st)).to.equal('PART1\nPART2\n');
     });
 
     it('a multipart POST to the upload URL with several listed parts', async function () {

@@ -15,6 +15,16 @@ class ClientGuard {
         this.realSetInterval = null;
     }
 
+    // An Api instance of the official client aimed at a test server (see lib/server.js),
+    // tracked by this guard. key: undefined → no key.
+    api(server, key) {
+        const CloudConvert = require('cloudconvert');
+        const api = new CloudConvert(key);
+        api.endpoint = server.host;
+        api.protocol = 'http';
+        return this.track(api);
+    }
+
     // From now on remember every setInterval handle (only the client's wait() makes them).
     install() {
         if (this.realSetInterval)
@@ -66,4 +76,14 @@ class ClientGuard {
     }
 }
 
-module.exports = { ClientGuard };
+// Run a client call taking a node-style callback; reject on a client error.
+function clientCall(fn) {
+    return new Promise((resolve, reject) => fn((err, res) => {
+        if (err)
+            reject(new Error('client error ' + err.code + ': ' + err.message));
+        else
+            resolve(res);
+    }));
+}
+
+module.exports = { ClientGuard, clientCall };

@@ -6,10 +6,9 @@
 const fs = require('fs');
 const path = require('path');
 const { expect } = require('chai');
-const CloudConvert = require('cloudconvert');
 const { startServer } = require('../../lib/server');
 const { startFileServer } = require('../../lib/fileserver');
-const { ClientGuard } = require('../../lib/compat-client');
+const { ClientGuard, clientCall: ok } = require('../../lib/compat-client');
 const D = require('../../lib/docs');
 
 const INPUT_PDF = path.join(path.dirname(require.resolve('cloudconvert/package.json')),
@@ -21,20 +20,7 @@ let tmp;
 const guard = new ClientGuard();
 
 function keyedApi() {
-    const api = new CloudConvert(srv.apikey);
-    api.endpoint = srv.host;
-    api.protocol = 'http';
-    return guard.track(api);
-}
-
-// Run a client call taking a node-style callback; reject on a client error.
-function ok(fn) {
-    return new Promise((resolve, reject) => fn((err, res) => {
-        if (err)
-            reject(new Error('client error ' + err.code + ': ' + err.message));
-        else
-            resolve(res);
-    }));
+    return guard.api(srv, srv.apikey);
 }
 
 // Pages of a PDF file and the text of each.

@@ -5,9 +5,8 @@
 const fs = require('fs');
 const path = require('path');
 const { expect } = require('chai');
-const CloudConvert = require('cloudconvert');
 const { startServer } = require('../../lib/server');
-const { ClientGuard } = require('../../lib/compat-client');
+const { ClientGuard, clientCall: ok } = require('../../lib/compat-client');
 const M = require('../../lib/media');
 
 let srv;
@@ -16,20 +15,7 @@ let inMp4;
 const guard = new ClientGuard();
 
 function keyedApi() {
-    const api = new CloudConvert(srv.apikey);
-    api.endpoint = srv.host;
-    api.protocol = 'http';
-    return guard.track(api);
-}
-
-// Run a client call taking a node-style callback; reject on a client error.
-function ok(fn) {
-    return new Promise((resolve, reject) => fn((err, res) => {
-        if (err)
-            reject(new Error('client error ' + err.code + ': ' + err.message));
-        else
-            resolve(res);
-    }));
+    return guard.api(srv, srv.apikey);
 }
 
 describe('official client cloudconvert@1.1.2 with video and audio', function () {

@@ -25,10 +25,7 @@ const guard = new ClientGuard();
 
 // An Api instance of the official client aimed at the test server. key: undefined → no key.
 function newApi(key) {
-    const api = new CloudConvert(key);
-    api.endpoint = srv.host;
-    api.protocol = 'http';
-    return guard.track(api);
+    return guard.api(srv, key);
 }
 
 function keyedApi() {
