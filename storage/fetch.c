@@ -53,6 +53,11 @@ void fetch_set_policy(bool allow_private, const struct addr_allow *allow)
     policy_allow = allow;
 }
 
+bool fetch_address_allowed(const struct sockaddr *sa)
+{
+    return policy_allow_private || addr_allow_match(policy_allow, sa) || addr_is_public(sa);
+}
+
 static bool has_space_or_control(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -101,8 +106,7 @@ static curl_socket_t open_socket(void *opaque, curlsocktype purpose, struct curl
     struct transfer *t = opaque;
 
     (void)purpose;
-    if (!policy_allow_private && !addr_allow_match(policy_allow, &addr->addr) &&
-        !addr_is_public(&addr->addr)) {
+    if (!fetch_address_allowed(&addr->addr)) {
         t->blocked = true;
         return CURL_SOCKET_BAD;
     }

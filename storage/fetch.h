@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/err.h"
 
@@ -15,6 +16,10 @@ struct addr_allow;
 /* Process-wide policy; call once before any fetch (after curl_global_init). The allow
  * list is borrowed for the life of the process. */
 void fetch_set_policy(bool allow_private, const struct addr_allow *allow);
+
+/* The policy's decision for one socket address (AF_INET or AF_INET6): true when a fetch may
+ * connect to it. The web proxy (webproxy.h) asks the same question. */
+bool fetch_address_allowed(const struct sockaddr *sa);
 
 /* True for an absolute http:// or https:// URL with a host and no spaces or control
  * characters (checked at create/start, before any connection). */
