@@ -75,6 +75,9 @@ struct conv_job {
     conv_progress_fn progress;
     void *progress_opaque;
     int threads; /* cores this job may use (≥ 1); see converter.cores */
+    /* The worker's hand-over socket to the server's web proxy (storage/webproxy.h), or 0 when
+     * there is none (fd 0 is never one). */
+    int proxy_fd;
 };
 
 struct conv_result {

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <net/if.h>
 #include <linux/capability.h>
 
 #if HAVE_SECCOMP
@@ -81,31 +83,52 @@ static int close_inherited_fds(struct err *err)
         }
         close(null);
     }
-    /* 1 and 2 carry the logs, 3 the protocol. Everything else the server had open without
-     * O_CLOEXEC (its SQLite handle, MHD's sockets) goes. */
-    if (close_range(4, ~0U, 0) < 0) {
+    /* 1 and 2 carry the logs, 3 the protocol, 4 the web proxy hand-over socket. Everything
+     * else the server had open without O_CLOEXEC (its SQLite handle, MHD's sockets) goes. */
+    if (close_range(SANDBOX_FIRST_CLOSED_FD, ~0U, 0) < 0) {
         struct rlimit rl;
         int max = 65536;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
             rl.rlim_cur < (rlim_t)max)
             max = (int)rl.rlim_cur;
-        for (int fd = 4; fd < max; fd++)
+        for (int fd = SANDBOX_FIRST_CLOSED_FD; fd < max; fd++)
             close(fd);
     }
     return 0;
 }
 
-/* A private network namespace holds only a loopback interface that is down: converters have
- * no network at all. Optional: a container may forbid both ways. */
+/* Bring the namespace's loopback interface up. Nothing listens on it but what the worker
+ * itself opens there (the web-page forwarder, whose only way out is the server's guarded
+ * proxy). Needs CAP_NET_ADMIN in the namespace, which the unsharing process holds now. */
+static void loopback_up(void)
+{
+    struct ifreq ifr = {0};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return;
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+            log_debug("sandbox: cannot bring lo up: %s", strerror(errno));
+    }
+    close(fd);
+}
+
+/* A private network namespace holds only a loopback interface: converters reach no network
+ * but what the worker opens on it. Optional: a container may forbid both ways. */
 static unsigned enter_netns(void)
 {
     uid_t uid = geteuid();
     gid_t gid = getegid();
     char map[64];
 
-    if (unshare(CLONE_NEWNET) == 0)
+    if (unshare(CLONE_NEWNET) == 0) {
+        loopback_up();
         return SANDBOX_NETNS;
+    }
     if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
         return 0;
     /* Map our own ids so files we create inside show their real owner. Best effort: an
@@ -115,6 +138,7 @@ static unsigned enter_netns(void)
     write_file("/proc/self/uid_map", map);
     snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
     write_file("/proc/self/gid_map", map);
+    loopback_up();
     return SANDBOX_NETNS | SANDBOX_USERNS;
 }
 
@@ -133,6 +157,23 @@ static int lower_limit(int resource, const char *name, rlim_t value, struct err 
     return 0;
 }
 
+#ifndef UNDER_SANITIZER
+/* Lower only the soft limit. */
+static int lower_soft_limit(int resource, const char *name, rlim_t value, struct err *err)
+{
+    struct rlimit rl;
+
+    if (getrlimit(resource, &rl) < 0)
+        return err_set(err, ERR_INTERNAL, "sandbox: getrlimit %s: %s", name, strerror(errno));
+    if (rl.rlim_max != RLIM_INFINITY && value > rl.rlim_max)
+        value = rl.rlim_max;
+    rl.rlim_cur = value;
+    if (setrlimit(resource, &rl) < 0)
+        return err_set(err, ERR_INTERNAL, "sandbox: setrlimit %s: %s", name, strerror(errno));
+    return 0;
+}
+#endif
+
 static int set_limits(const struct sandbox_config *cfg, struct err *err)
 {
     int64_t mem = cfg->mem_limit_bytes > 0 ? cfg->mem_limit_bytes : SANDBOX_DEFAULT_MEM;
@@ -144,7 +185,12 @@ static int set_limits(const struct sandbox_config *cfg, struct err *err)
      * every later mapping fail. Sanitizer builds are for tests only. */
     (void)mem;
 #else
-    if (lower_limit(RLIMIT_AS, "RLIMIT_AS", (rlim_t)mem, err) < 0)
+    /* Memory is bounded by RLIMIT_DATA (private writable mappings: heaps, anonymous memory).
+     * RLIMIT_AS also counts address space that is only reserved, which Chromium's V8 reserves
+     * by the tens of gigabytes: the soft limit stays at `mem` for the worker and the libraries
+     * it runs, the hard limit is left where it is so Chromium can lift its own soft limit. */
+    if (lower_limit(RLIMIT_DATA, "RLIMIT_DATA", (rlim_t)mem, err) < 0 ||
+        lower_soft_limit(RLIMIT_AS, "RLIMIT_AS", (rlim_t)mem, err) < 0)
         return -1;
 #endif
     if (lower_limit(RLIMIT_NOFILE, "RLIMIT_NOFILE", 256, err) < 0)
@@ -173,9 +219,14 @@ static int set_limits(const struct sandbox_config *cfg, struct err *err)
 /* A deny-list on top of the other layers (default ALLOW): what a converter never needs and an
  * exploited decoder would reach for first. Denied calls fail with EPERM rather than kill, so
  * a library that merely probes (getifaddrs over netlink, io_uring detection) degrades.
- * execve stays allowed for now: Ghostscript and LibreOffice run as helper programs started
- * by the worker; SEC-21 narrows it to their absolute paths once they exist. */
-static int load_seccomp(void)
+ * execve stays allowed: Ghostscript, LibreOffice and Chromium run as helper programs started
+ * by the worker (a filter cannot read the path it is given).
+ * Sockets: unix ones always; IP ones only inside the worker's own network namespace
+ * (`in_netns`), where the loopback interface holds nothing but the worker's forwarder to the
+ * server's address-guarded proxy, so Chromium can reach it. connect() is allowed: LibreOffice's
+ * UNO bridge and Chromium's proxy connection need it; what it can reach is that forwarder and
+ * the unix sockets the worker's account may open. */
+static int load_seccomp(bool in_netns)
 {
     static const int denied[] = {
         SCMP_SYS(ptrace),
@@ -218,9 +269,6 @@ static int load_seccomp(void)
         SCMP_SYS(iopl),
         SCMP_SYS(ioperm),
         SCMP_SYS(fanotify_init),
-        /* Only fd 3, already connected, talks to the outside. io_uring (denied above) could
-         * otherwise open and connect sockets behind the filter's back. */
-        SCMP_SYS(connect),
     };
     static const unsigned long ns_flags[] = {CLONE_NEWUSER,  CLONE_NEWNS,  CLONE_NEWNET,
                                              CLONE_NEWPID,   CLONE_NEWIPC, CLONE_NEWUTS,
@@ -234,11 +282,26 @@ static int load_seccomp(void)
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied[i], 0) < 0)
             goto out;
     }
-    /* Sockets: AF_UNIX only (no IP, packet, netlink, AF_ALG, vsock ...). The kernel reads
-     * the domain as an int, so compare 32 bits: high garbage cannot slip past. */
-    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                         SCMP_A0_32(SCMP_CMP_NE, AF_UNIX)) < 0 ||
-        seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1,
+    /* Sockets: AF_UNIX, plus AF_INET/AF_INET6 inside our own network namespace (no packet,
+     * netlink, AF_ALG, vsock ...). The kernel reads the domain as an int, so compare 32 bits:
+     * high garbage cannot slip past. One rule may compare an argument only once, hence the
+     * ranges: AF_UNIX is 1, AF_INET 2, AF_INET6 10. */
+    if (in_netns) {
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                             SCMP_A0_32(SCMP_CMP_GT, AF_INET6)) < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                             SCMP_A0_32(SCMP_CMP_EQ, AF_UNSPEC)) < 0)
+            goto out;
+        for (int family = AF_INET + 1; family < AF_INET6; family++) {
+            if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                                 SCMP_A0_32(SCMP_CMP_EQ, (unsigned)family)) < 0)
+                goto out;
+        }
+    } else if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                                SCMP_A0_32(SCMP_CMP_NE, AF_UNIX)) < 0) {
+        goto out;
+    }
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1,
                          SCMP_A0_32(SCMP_CMP_NE, AF_UNIX)) < 0)
         goto out;
     /* sendto() with an address reaches a datagram socket by path without connect();
@@ -326,7 +389,7 @@ int sandbox_apply_worker(const struct sandbox_config *cfg, unsigned *features, s
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         return err_set(err, ERR_INTERNAL, "sandbox: PR_SET_DUMPABLE: %s", strerror(errno));
 #if HAVE_SECCOMP
-    if (load_seccomp() == 0)
+    if (load_seccomp(got & SANDBOX_NETNS) == 0)
         got |= SANDBOX_SECCOMP;
 #endif
     if (features)

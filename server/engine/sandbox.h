@@ -17,11 +17,15 @@ struct sandbox_config {
     gid_t gid;
 };
 
+/* Descriptors 0-2, the protocol socket (3) and the web proxy hand-over socket (4) survive
+ * sandbox_apply_worker(); everything from here up is closed. */
+#define SANDBOX_FIRST_CLOSED_FD 5
+
 #define SANDBOX_DEFAULT_MEM ((int64_t)2 * 1024 * 1024 * 1024)
 
 /* Which of the optional layers took effect (the others are mandatory). */
 enum sandbox_feature {
-    SANDBOX_NETNS = 1 << 0,   /* a private network namespace: no interface but a down lo */
+    SANDBOX_NETNS = 1 << 0,   /* a private network namespace: no interface but lo */
     SANDBOX_USERNS = 1 << 1,  /* ... obtained through a user namespace (not root) */
     SANDBOX_SECCOMP = 1 << 2, /* the syscall filter is loaded */
 };
@@ -33,9 +37,11 @@ enum sandbox_feature {
  *     past RLIMIT_FSIZE fails with EFBIG instead of killing the worker;
  *   - makes the process a group leader (the server kills the group);
  *   - sets PR_SET_PDEATHSIG=SIGKILL and fails if the parent already changed;
- *   - closes every fd but 1, 2 and 3 and points 0 at /dev/null;
- *   - moves into a new network namespace (directly, else through a user namespace);
- *   - sets RLIMIT_CORE 0, RLIMIT_AS, RLIMIT_NOFILE 256, RLIMIT_FSIZE (hard), RLIMIT_NPROC
+ *   - closes every fd but 1 to 4 and points 0 at /dev/null;
+ *   - moves into a new network namespace (directly, else through a user namespace) and
+ *     brings its loopback interface up;
+ *   - sets RLIMIT_CORE 0, RLIMIT_DATA, soft RLIMIT_AS, RLIMIT_NOFILE 256, RLIMIT_FSIZE (hard),
+ *     RLIMIT_NPROC
  *     (not as root: it counts every task of the uid, and root ignores it anyway);
  *   - PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0 and a seccomp filter (when built with it).
  * Returns 0 and the SANDBOX_* bits that took effect in *features (may be NULL), or -1 with

@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -52,6 +53,7 @@
 #include "common/mem.h"
 #include "common/timefmt.h"
 #include "converters/registry.h"
+#include "storage/webproxy.h"
 #include "server/engine/worker_proto.h"
 
 #define READY_TIMEOUT_MS  60000 /* from spawn to the ready line */
@@ -132,7 +134,8 @@ static int spawn_worker(pid_t *pid_out, int *fd_out, struct err *err)
 {
     char mem[32], out[32], ppid[32], uid[32], gid[32];
     char *argv[14];
-    int argc = 0, sv[2], saved;
+    int argc = 0, sv[2], px[2], saved;
+    struct err perr = ERR_INIT;
     sigset_t all, old;
     pid_t pid;
 
@@ -159,17 +162,28 @@ static int spawn_worker(pid_t *pid_out, int *fd_out, struct err *err)
     }
     argv[argc] = NULL;
 
-    /* CLOEXEC on both ends: a process another thread spawns meanwhile inherits neither. */
+    /* CLOEXEC on both ends: a process another thread spawns meanwhile inherits neither. The
+     * second pair carries the connections of web-page renders to the proxy (webproxy.h). */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return err_set(err, ERR_INTERNAL, "socketpair: %s", strerror(errno));
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, px) < 0) {
+        saved = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return err_set(err, ERR_INTERNAL, "socketpair: %s", strerror(saved));
+    }
     /* No signal handler of the server may run in the child between fork and exec. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = fork();
     if (pid == 0) {
         /* The server is multithreaded: only async-signal-safe calls until execv (SEC-20).
-         * dup2 clears CLOEXEC on fd 3; if the socket already is fd 3, fcntl does. */
-        if (sv[1] == PROTO_FD ? fcntl(PROTO_FD, F_SETFD, 0) < 0 : dup2(sv[1], PROTO_FD) < 0)
+         * Both ends move above the target numbers first so neither dup2 can clobber the
+         * other; dup2 clears CLOEXEC on fds 3 and 4. */
+        int proto = fcntl(sv[1], F_DUPFD_CLOEXEC, 16);
+        int proxy = fcntl(px[1], F_DUPFD_CLOEXEC, 16);
+
+        if (proto < 0 || proxy < 0 || dup2(proto, PROTO_FD) < 0 || dup2(proxy, PROTO_PROXY_FD) < 0)
             _exit(127);
         setpgid(0, 0);
         execv(argv[0], argv);
@@ -178,14 +192,19 @@ static int spawn_worker(pid_t *pid_out, int *fd_out, struct err *err)
     saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(sv[1]);
+    close(px[1]);
     if (pid < 0) {
         close(sv[0]);
+        close(px[0]);
         return err_set(err, ERR_INTERNAL, "fork: %s", strerror(saved));
     }
     /* Both sides set the group, so kill(-pid) works whichever runs first (the shells' idiom);
      * EACCES once the child has exec'd is fine. */
     setpgid(pid, pid);
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    /* The proxy thread ends by itself when the worker's end closes (exit or kill). */
+    if (webproxy_attach(px[0], &perr) < 0)
+        log_warn("worker pool: web pages will not load: %s", perr.msg);
     *pid_out = pid;
     *fd_out = sv[0];
     return 0;
@@ -204,6 +223,23 @@ static void describe_status(int status, char *out, size_t size)
 
 /* Kill, reap and empty a slot the supervisor owns. Called with the mutex held; drops it
  * around waitpid(). */
+/* What a killed worker could not clean up itself: the warm LibreOffice's profile folder
+ * (office.c names it after the worker's pid). fsx_rm_rf never follows a symlink. */
+static void remove_worker_leftovers(pid_t pid)
+{
+    char pattern[64];
+    glob_t g;
+
+    snprintf(pattern, sizeof pattern, "/tmp/convertd-office-%ld-*", (long)pid);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+        return;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        if (fsx_rm_rf(g.gl_pathv[i]) < 0)
+            log_warn("cannot remove %s: %s", g.gl_pathv[i], strerror(errno));
+    }
+    globfree(&g);
+}
+
 static void retire_slot(struct slot *s, bool start_failure, const char *why)
 {
     pid_t pid = s->pid;
@@ -225,6 +261,7 @@ static void retire_slot(struct slot *s, bool start_failure, const char *why)
         do {
             r = waitpid(pid, &status, 0);
         } while (r < 0 && errno == EINTR);
+        remove_worker_leftovers(pid);
         pthread_mutex_lock(&pool.mu);
         if (r == pid)
             describe_status(status, how, sizeof how);

@@ -237,6 +237,7 @@ static json_t *run_job(const char *line)
         goto out;
     }
     cj.threads = threads > 0 && threads <= 1024 ? (int)threads : 1;
+    cj.proxy_fd = fcntl(PROTO_PROXY_FD, F_GETFD) >= 0 ? PROTO_PROXY_FD : 0;
     if (enter_job_dir(job_dir, &err) < 0 ||
         sandbox_apply_job(max_output, timeout > INT32_MAX ? INT32_MAX : (int)timeout, cj.threads,
                           &err) < 0)

@@ -34,6 +34,8 @@
 
 /* The worker's end of the socketpair. */
 #define PROTO_FD 3
+/* The worker's end of the web proxy hand-over socket (storage/webproxy.h). */
+#define PROTO_PROXY_FD 4
 
 /* A job line carries every input path of an archive job, a result line a whole info object. */
 #define PROTO_MAX_LINE ((size_t)16 * 1024 * 1024)

@@ -126,8 +126,12 @@ describe('worker sandbox as seen in /proc (SEC-20, SEC-21)', function () {
         expect(limits(wpid)['Max core file size']).to.deep.equal({ soft: 0, hard: 0 });
     });
 
-    it('RLIMIT_AS is --worker-memory', function () {
+    it('RLIMIT_AS is --worker-memory (soft: Chromium lifts its own)', function () {
         expect(limits(wpid)['Max address space'].soft).to.equal(MEM);
+    });
+
+    it('RLIMIT_DATA is --worker-memory, soft and hard', function () {
+        expect(limits(wpid)['Max data size']).to.deep.equal({ soft: MEM, hard: MEM });
     });
 
     it('RLIMIT_NOFILE is bounded and below the server\'s', function () {
@@ -147,12 +151,12 @@ describe('worker sandbox as seen in /proc (SEC-20, SEC-21)', function () {
             JSON.stringify(pids(wpid))).to.equal(true);
     });
 
-    it('it holds no database file and at most 2 sockets (the job channel)', function () {
+    it('it holds no database file and at most 3 sockets (the job channel, the proxy hand-over)', function () {
         const list = fds(wpid);
         const db = list.filter((f) => f.target.includes('convertd.db'));
         expect(db, JSON.stringify(list)).to.deep.equal([]);
         const sockets = list.filter((f) => /^socket:/.test(f.target));
-        expect(sockets.length, JSON.stringify(list)).to.be.at.most(2);
+        expect(sockets.length, JSON.stringify(list)).to.be.at.most(3);
         expect(list.length, JSON.stringify(list)).to.be.at.most(8);
     });
 

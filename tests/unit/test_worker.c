@@ -35,6 +35,14 @@
 #include "server/engine/worker.h"
 #include "server/engine/worker_proto.h"
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
 /* worker.c's UNITTEST hooks. */
 int worker_pool_pids(pid_t *pids, int max);
 void explain_death(int status, double job_cpu, int timeout_s, struct err *err);
@@ -574,6 +582,7 @@ enum {
     SB_FSIZE = 9,
     SB_CPU = 10,
     SB_NOTHING_ISOLATES = 11,
+    SB_MEM = 12,
 };
 
 static int sandbox_child(pid_t parent)
@@ -589,25 +598,45 @@ static int sandbox_child(pid_t parent)
     int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: like a leaked server fd */
     int fd, s;
 
-    while (leak >= 0 && leak < 5)
+    while (leak >= 0 && leak < SANDBOX_FIRST_CLOSED_FD)
         leak = dup(leak);
     if (sandbox_apply_worker(&cfg, &features, &err) < 0)
         return SB_APPLY_FAILED;
 
-    /* No network, by whichever layer took effect. */
+    /* No network, by whichever layer took effect: nothing routes out, and nothing listens
+     * on the namespace's own loopback. */
     s = socket(AF_INET, SOCK_STREAM, 0);
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr);
     if (s >= 0 && (connect(s, (struct sockaddr *)&sin, sizeof sin) == 0 || errno != ENETUNREACH))
         return SB_NETWORK;
+    if (s >= 0)
+        close(s);
     if (!(features & (SANDBOX_NETNS | SANDBOX_SECCOMP)))
         return SB_NOTHING_ISOLATES;
+    if (features & SANDBOX_NETNS) {
+        s = socket(AF_INET, SOCK_STREAM, 0);
+        inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+        if (s < 0 || connect(s, (struct sockaddr *)&sin, sizeof sin) == 0 || errno != ECONNREFUSED)
+            return SB_NETWORK;
+        close(s);
+    }
     if (features & SANDBOX_SECCOMP) {
-        if (s >= 0 || errno != EPERM)
+        /* IP sockets only inside the private namespace; raw-ish families never. */
+        s = socket(AF_INET, SOCK_STREAM, 0);
+        if ((features & SANDBOX_NETNS) ? s < 0 : (s >= 0 || errno != EPERM))
+            return SB_SECCOMP_INEFFECTIVE;
+        if (s >= 0)
+            close(s);
+        if (socket(AF_NETLINK, SOCK_RAW, 0) >= 0 || errno != EPERM)
+            return SB_SECCOMP_INEFFECTIVE;
+        if (socket(AF_PACKET, SOCK_RAW, 0) >= 0 || errno != EPERM)
             return SB_SECCOMP_INEFFECTIVE;
         if (mount("none", "/mnt", "tmpfs", 0, NULL) == 0 || errno != EPERM)
             return SB_SECCOMP_INEFFECTIVE;
-        if (socket(AF_UNIX, SOCK_STREAM, 0) < 0)
+        s = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0)
             return SB_SECCOMP_INEFFECTIVE; /* too much denied */
+        close(s);
     }
     if (features & SANDBOX_NETNS) {
         /* /proc/self/net shows the namespace of the reader: only lo. */
@@ -629,6 +658,15 @@ static int sandbox_child(pid_t parent)
     }
     if (getrlimit(RLIMIT_CORE, &rl) < 0 || rl.rlim_cur != 0 || rl.rlim_max != 0)
         return SB_CORE;
+#ifndef UNDER_SANITIZER
+    /* Memory: RLIMIT_DATA both ways; RLIMIT_AS soft only (Chromium lifts its own). Sanitizer
+     * builds set neither (their shadow memory would not fit). */
+    if (getrlimit(RLIMIT_DATA, &rl) < 0 || rl.rlim_cur != (rlim_t)SANDBOX_DEFAULT_MEM ||
+        rl.rlim_max != (rlim_t)SANDBOX_DEFAULT_MEM)
+        return SB_MEM;
+    if (getrlimit(RLIMIT_AS, &rl) < 0 || rl.rlim_cur != (rlim_t)SANDBOX_DEFAULT_MEM)
+        return SB_MEM;
+#endif
     if (fcntl(leak, F_GETFD) >= 0 || errno != EBADF)
         return SB_FD_OPEN;
     if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
