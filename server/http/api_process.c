@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/fsx.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -272,39 +273,10 @@ static int plan_files(const json_t *params, struct request *r, struct start_plan
 
 static int decode_base64(const char *in, char **out, size_t *out_len, struct err *err)
 {
-    size_t len = strlen(in);
-    char *buf = xmalloc(len / 4 * 3 + 4);
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)in[i];
-        int v;
-        if (ch >= 'A' && ch <= 'Z')
-            v = ch - 'A';
-        else if (ch >= 'a' && ch <= 'z')
-            v = ch - 'a' + 26;
-        else if (ch >= '0' && ch <= '9')
-            v = ch - '0' + 52;
-        else if (ch == '+' || ch == '-')
-            v = 62;
-        else if (ch == '/' || ch == '_')
-            v = 63;
-        else if (ch == '=' || ch == '\r' || ch == '\n' || ch == ' ')
-            continue;
-        else {
-            free(buf);
-            return err_set(err, ERR_BADPARAM, "file is not valid base64");
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    *out = buf;
-    *out_len = n;
+    unsigned char *buf = base64_decode_loose(in, strlen(in), out_len);
+    if (buf == NULL)
+        return err_set(err, ERR_BADPARAM, "file is not valid base64");
+    *out = (char *)buf;
     return 0;
 }
 

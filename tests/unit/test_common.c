@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fsx.h"
@@ -86,6 +87,52 @@ START_TEST(test_err_codes)
 END_TEST
 
 /* ---- mem, buf ---- */
+
+START_TEST(test_base64)
+{
+    static const struct {
+        const char *plain, *coded;
+    } cases[] = {
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = 0;
+        char *c = base64_encode(cases[i].plain, strlen(cases[i].plain), &n);
+        ck_assert_str_eq(c, cases[i].coded);
+        ck_assert_uint_eq(n, strlen(cases[i].coded));
+        free(c);
+        unsigned char *d = base64_decode(cases[i].coded, strlen(cases[i].coded), &n);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_uint_eq(n, strlen(cases[i].plain));
+        ck_assert_mem_eq(d, cases[i].plain, n);
+        free(d);
+    }
+    static const char *const bad[] = {"Zg=", "Z", "Zm9v!", "Zh==", "Zm 9v", "=Zg=", "Zg===", NULL};
+    for (const char *const *b = bad; *b; b++) {
+        size_t n;
+        ck_assert_msg(base64_decode(*b, strlen(*b), &n) == NULL, "accepted %s", *b);
+    }
+    /* What clients send: URL-safe letters, line breaks and padding anywhere. */
+    size_t n = 0;
+    unsigned char *d = base64_decode_loose("Zm9v\r\nYmFy", 10, &n);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_mem_eq(d, "foobar", 6);
+    free(d);
+    d = base64_decode_loose("-_8=", 4, &n); /* "+/8" in the URL-safe alphabet */
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_mem_eq(d, "\xfb\xff", 2);
+    free(d);
+    ck_assert_ptr_null(base64_decode_loose("Zm9v!", 5, &n));
+}
+END_TEST
 
 START_TEST(test_mem)
 {
@@ -984,6 +1031,7 @@ static Suite *common_suite(void)
 
     tc = tcase_create("buf");
     tcase_add_test(tc, test_mem);
+    tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_buf);
     suite_add_tcase(s, tc);
 
