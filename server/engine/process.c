@@ -1276,6 +1276,31 @@ static bool download_several(struct active *a, const struct process *p)
     return ok && !a->deleted;
 }
 
+/* A web page is not downloaded here: Chromium loads it through the guarded proxy, and the
+ * job's input is a small file holding its URL (spec "Modes": website). Its name is the
+ * given filename or the page's host. */
+static int place_website(const char *id, const struct process *p, struct err *err)
+{
+    const char *url = jsonx_str(json_object_get(p->job, "url"));
+    const char *given = jsonx_str(json_object_get(p->job, "filename"));
+    char *name;
+    if (given && *given) {
+        name = input_name(given, p->inputformat);
+    } else {
+        const char *host = strstr(url, "://");
+        host = host ? host + 3 : url;
+        size_t len = strcspn(host, ":/?#");
+        char *h = xasprintf("%.*s.website", (int)(len < 200 ? len : 200), host);
+        name = input_name(h, p->inputformat);
+        free(h);
+    }
+    char *line = xasprintf("%s\n", url);
+    int rc = place_input(id, "download", name, NULL, line, strlen(line), err);
+    free(line);
+    free(name);
+    return rc;
+}
+
 static void *download_thread(void *arg)
 {
     struct active *a = arg;
@@ -1288,6 +1313,12 @@ static void *download_thread(void *arg)
         goto out;
     if (json_is_array(json_object_get(p.job, "urls"))) {
         placed = download_several(a, &p);
+        goto done;
+    }
+    if (strcmp(p.inputformat, "website") == 0) {
+        placed = place_website(a->id, &p, &err) == 0;
+        if (!placed && !a->deleted)
+            fail_process(a->id, 422, err.msg);
         goto done;
     }
     const char *url = jsonx_str(json_object_get(p.job, "url"));
