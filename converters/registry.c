@@ -19,6 +19,8 @@ extern const struct converter converter_ffmpeg;
 extern const struct converter converter_ghostscript;
 extern const struct converter converter_qpdf;
 #endif
+extern const struct converter converter_office;
+extern const struct converter converter_chromium;
 extern const struct converter converter_archive;
 extern const struct converter converter_fake;
 
@@ -33,6 +35,8 @@ static const struct converter *const converters[] = {
     &converter_ghostscript,
     &converter_qpdf,
 #endif
+    &converter_office,
+    &converter_chromium,
     &converter_archive,
     &converter_fake, /* only with registry_enable_test_converters(true) */
     NULL,

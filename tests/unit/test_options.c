@@ -505,8 +505,9 @@ START_TEST(test_registry_fake_on)
         ck_assert_int_le((*c)->priority, prev);
         prev = (*c)->priority;
     }
-    /* fake and archive, plus the converters this build has (ghostscript and qpdf together) */
-    ck_assert_int_eq(n, 2 + HAVE_VIPS + HAVE_FFMPEG + 2 * HAVE_QPDF);
+    /* fake, archive, office and chromium, plus the converters this build has (ghostscript and
+     * qpdf together) */
+    ck_assert_int_eq(n, 4 + HAVE_VIPS + HAVE_FFMPEG + 2 * HAVE_QPDF);
 #if HAVE_VIPS
     ck_assert_ptr_eq(registry_list()[0], &converter_vips);
 #endif
