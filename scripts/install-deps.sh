@@ -18,6 +18,13 @@ PACKAGES=(
     sqlite3 curl ca-certificates clang-format-14
 )
 
+# Helper programs for documents, installed without their recommendations (those would add
+# desktop integration, Java and hundreds of MB that a headless converter never uses).
+HELPERS=(
+    chromium libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+    python3-uno fonts-dejavu-core fonts-liberation2
+)
+
 # As root directly (CI containers, Docker), else through sudo.
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -34,9 +41,13 @@ is_installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
 }
 
+updated=0
 apt_install() {
     # sudo resets the environment, so the variable goes through env(1).
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    if [ "$updated" = 0 ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        updated=1
+    fi
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
 }
 
@@ -55,6 +66,15 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     apt_install "${missing[@]}"
+fi
+
+missing=()
+for p in "${HELPERS[@]}"; do
+    is_installed "$p" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    apt_install --no-install-recommends "${missing[@]}"
 fi
 
 # The compatibility tests run the real client libraries from npm. Reinstall only when
