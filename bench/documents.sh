@@ -4,10 +4,12 @@
 # upload, wait, download; the ZIP when there are several pages) against the gs and qpdf
 # command lines with the same settings, same run, with the CPU time of both sides.
 #   bench/documents.sh          (RUNS=3: median of 3 after one warm-up, per side and case)
-#   CASES="png-aa merge" bench/documents.sh     only some cases (png-aa png-noaa merge office)
+#   CASES="png-aa merge" bench/documents.sh     only some cases (png-aa png-noaa merge office web)
 # Target (issue): every case within 1.05x of the CLI. The office case is a latency figure:
 # docx → pdf through the API (LibreOffice kept warm by the worker) against
-# `soffice --headless --convert-to pdf`, which starts LibreOffice for every file.
+# `soffice --headless --convert-to pdf`, which starts LibreOffice for every file. The web case
+# renders an html page to a 1280x800 png through the API against `chromium --headless
+# --screenshot` (both start one Chromium per page).
 # The API and CLI runs alternate (bench/doc_client.py), so that other work on a shared
 # machine slows both sides alike; CPU seconds per run (server + workers + the gs processes
 # they ran, against the CLI process) show the cost without that noise.
@@ -21,7 +23,7 @@ source "$(dirname "$0")/lib.sh"
 # A client that died must make a write to its FIFO fail, not kill this script.
 trap '' PIPE
 RUNS=${RUNS:-3}
-CASES=${CASES:-png-aa png-noaa merge office}
+CASES=${CASES:-png-aa png-noaa merge office web}
 export BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
 DOC="$INPUTS/doc-20p.pdf"
 MA="$INPUTS/merge-a.pdf"
@@ -59,6 +61,15 @@ try:
 except Exception:
     print(1 if open(sys.argv[1], "rb").read(8) == b"\x89PNG\r\n\x1a\n" else "?")' "$1"
     fi
+}
+
+# what the API returned: pdf, png or zip
+kind_of() {
+    case $(head -c 4 "$1" | od -An -c | tr -d ' ') in
+    %PDF) echo pdf ;;
+    *PNG) echo png ;;
+    *) echo zip ;;
+    esac
 }
 
 # one CLI run into a fresh $WORK/cli: time in ms on stdout; "user-s sys-s" appended to
@@ -139,7 +150,7 @@ bench_case() { # label mode informat outformat options-json "inputs" program arg
             "$(awk 'NR > 1 {s += $1 + $2; n++} END {printf "%.2f", n ? s / n : 0}' \
                 "$WORK/cli.res")"
         printf '%-28s   pages: API %s (%s, %.2f MB) | CLI %s\n' "" "$np_api" \
-            "$(head -c 4 "$WORK/api.out" | grep -q '%PDF' && echo pdf || echo zip)" \
+            "$(kind_of "$WORK/api.out")" \
             "$(awk -v s="$(stat -c %s "$WORK/api.out")" 'BEGIN {print s / 1e6}')" "$np_cli"
         if [ "$np_api" != "$np_cli" ]; then
             printf '%-28s   PAGE COUNT MISMATCH: API %s, CLI %s\n' "" "$np_api" "$np_cli"
@@ -175,7 +186,17 @@ for cs in $CASES; do
         bench_case "docx 8p → pdf (warm vs cold)" convert docx pdf '' "$DOCX" \
             soffice --headless -env:UserInstallation="file://$WORK/lo-profile" \
             --convert-to pdf --outdir "$WORK/cli" "$DOCX" ;;
-    *) echo "unknown case $cs (png-aa png-noaa merge office)" >&2; FAILED=1 ;;
+    web)
+        need /usr/lib/chromium/chromium chromium
+        python3 -c 'print("<!doctype html><html><body style=\"font:16px sans-serif\">" + "".join(
+    "<h2>Section %d</h2><p style=\"background:#%02x%02x%02x\">%s</p>" % (i, 40 * (i % 6),
+    120, 255 - 30 * (i % 8), "Web page benchmark text. " * 40) for i in range(1, 30)) +
+    "</body></html>")' >"$WORK/page.html"
+        bench_case "html → png 1280x800" convert html png '' "$WORK/page.html" \
+            /usr/lib/chromium/chromium --headless --no-sandbox --disable-gpu \
+            --user-data-dir="$WORK/chromium-profile" --hide-scrollbars --window-size=1280,800 \
+            --screenshot="$WORK/cli/page.png" "file://$WORK/page.html" ;;
+    *) echo "unknown case $cs (png-aa png-noaa merge office web)" >&2; FAILED=1 ;;
     esac
 done
 echo "(target: ratio ≤ 1.05)"
