@@ -188,6 +188,15 @@ static int cores(const char *in, const char *out, enum conv_mode mode, int machi
     return out && strcmp(out, "heavy") == 0 ? machine_cores : 0;
 }
 
+/* The engine tests stand in for a converter whose helper program is missing: with
+ * CONVERTD_FAKE_INIT_FAIL set, the fake converter cannot start in a worker. */
+static int init(struct err *err)
+{
+    if (getenv("CONVERTD_FAKE_INIT_FAIL"))
+        return err_set(err, ERR_INTERNAL, "CONVERTD_FAKE_INIT_FAIL is set");
+    return 0;
+}
+
 const struct converter converter_fake = {
     .name = "fake",
     .modes = CONV_MODE_CONVERT | CONV_MODE_INFO | CONV_MODE_COMBINE | CONV_MODE_ARCHIVE,
@@ -196,6 +205,7 @@ const struct converter converter_fake = {
     .pairs = pairs,
     .options = options,
     .note = "deterministic test converter",
+    .init = init,
     .cores = cores,
     .convert = convert,
 };

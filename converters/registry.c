@@ -174,3 +174,38 @@ void registry_init_all(void)
     rebuild_locked();
     pthread_mutex_unlock(&lock);
 }
+
+const char *const *registry_disabled_names(void)
+{
+    static const char *names[N_CONVERTERS + 1];
+    size_t n = 0;
+
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < N_CONVERTERS; i++)
+        if (init_failed[i])
+            names[n++] = converters[i]->name;
+    names[n] = NULL;
+    pthread_mutex_unlock(&lock);
+    return names;
+}
+
+bool registry_disable(const char *name)
+{
+    bool changed = false;
+
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; name && i < N_CONVERTERS; i++) {
+        if (strcmp(converters[i]->name, name) == 0 && !init_failed[i]) {
+            init_failed[i] = true;
+            changed = true;
+        }
+    }
+    /* The list is rewritten in place. The pool reports before the server serves (it waits
+     * for every worker's ready line), and later reports repeat the same names, so readers
+     * do not race a change in practice; a reader that did would still see valid entries up
+     * to a NULL. */
+    if (changed)
+        rebuild_locked();
+    pthread_mutex_unlock(&lock);
+    return changed;
+}

@@ -33,4 +33,13 @@ const char *registry_pair_group(const struct converter *conv, const char *in, co
  * disabled in this process; their names are logged. */
 void registry_init_all(void);
 
+/* The names of the converters whose init() failed in this process, NULL-terminated (static;
+ * valid until the next call). A worker reports them in its ready line. */
+const char *const *registry_disabled_names(void);
+
+/* In the server: disable a converter that a worker could not initialise (its helper program
+ * is missing, say), so /conversiontypes stops listing it and processes for its pairs are
+ * refused at creation. True when this changed the list. */
+bool registry_disable(const char *name);
+
 #endif

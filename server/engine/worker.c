@@ -338,10 +338,17 @@ static void read_ready(struct slot *s)
         retire_slot(s, true, "sent a bad ready line and was");
         return;
     }
+    /* What a worker cannot run (a helper program missing), the server does not offer. */
+    const json_t *disabled = jsonx_get(msg, "disabled");
+    for (size_t i = 0; i < json_array_size(disabled); i++) {
+        const char *name = jsonx_str(json_array_get(disabled, i));
+        if (registry_disable(name))
+            log_warn("converter %s is not offered: the workers cannot run it", name);
+    }
     /* SEC-21 falls back cleanly where a container forbids a layer: say so once. */
     if (!json_is_true(jsonx_get(msg, "netns")) && !pool.warned_netns) {
         log_warn("workers run without a private network namespace (unshare refused here); "
-                 "seccomp still denies them IP sockets");
+                 "seccomp still denies them IP sockets, so web pages cannot load");
         pool.warned_netns = true;
     }
     if (!json_is_true(jsonx_get(msg, "seccomp")) && !pool.warned_seccomp) {

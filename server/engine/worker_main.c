@@ -351,6 +351,10 @@ int worker_main(int argc, char **argv)
     json_object_set_new(ready, "ready", json_true());
     json_object_set_new(ready, "netns", json_boolean(features & SANDBOX_NETNS));
     json_object_set_new(ready, "seccomp", json_boolean(features & SANDBOX_SECCOMP));
+    json_t *disabled = json_array();
+    for (const char *const *name = registry_disabled_names(); *name; name++)
+        json_array_append_new(disabled, json_string(*name));
+    json_object_set_new(ready, "disabled", disabled);
     send_msg(ready);
 
     for (;;) {

@@ -6,6 +6,7 @@ const { expect } = require('chai');
 const fs = require('fs');
 const { startServer } = require('../lib/server');
 const U = require('../lib/safety_util');
+const H = require('../lib/http');
 
 describe('conversion workers (SEC-20..22, contract: timeout, DELETE, percent)', function () {
     this.timeout(20000);
@@ -251,5 +252,39 @@ describe('conversion workers (SEC-20..22, contract: timeout, DELETE, percent)', 
             }
             expect(ms).to.be.below(3500);
         });
+    });
+});
+
+describe('a converter the workers cannot start is not offered', function () {
+    this.timeout(30000);
+    let server;
+    let api;
+
+    before(async function () {
+        // The fake converter's init fails in the workers, as a converter's does whose helper
+        // program is missing.
+        server = await startServer({ workers: 1, args: ['--test-converters'],
+            env: { CONVERTD_FAKE_INIT_FAIL: '1' } });
+        api = H.api(server);
+    });
+
+    after(async function () {
+        if (server)
+            await H.stopServer(server);
+    });
+
+    it('/conversiontypes lists none of its pairs', async function () {
+        const rows = H.expectJson(await H.request({ url: server.base + '/conversiontypes' }), 200);
+        expect(rows.length).to.be.above(0);
+        expect(rows.filter((r) => r.converter === 'fake')).to.deep.equal([]);
+    });
+
+    it('creating a process for its pair → 400 "not supported"', async function () {
+        const res = await api.create({ inputformat: 'fake', outputformat: 'txt' });
+        H.expectError(res, 400, /not supported/);
+    });
+
+    it('the log says why', function () {
+        expect(server.log()).to.match(/converter fake is not offered/);
     });
 });
