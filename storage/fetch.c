@@ -38,8 +38,8 @@ struct transfer {
     int64_t max_bytes; /* body cap */
     int64_t written;
     const volatile bool *cancel;
-    char *cd_filename; /* from the current response's Content-Disposition */
-    bool blocked;      /* open_socket refused an address */
+    char *cd_filename;        /* from the current response's Content-Disposition */
+    struct fetch_guard guard; /* .blocked: open_socket refused an address */
     bool too_big;
     bool http_error; /* download stopped at a >= 400 status */
     bool body_cut;   /* ping stopped reading at PING_BODY_MAX: not an error */
@@ -103,11 +103,11 @@ out:
 
 static curl_socket_t open_socket(void *opaque, curlsocktype purpose, struct curl_sockaddr *addr)
 {
-    struct transfer *t = opaque;
+    struct fetch_guard *g = opaque;
 
     (void)purpose;
     if (!fetch_address_allowed(&addr->addr)) {
-        t->blocked = true;
+        g->blocked = true;
         return CURL_SOCKET_BAD;
     }
     /* CLOEXEC: the server fork+execs workers; a socket must not leak into them. */
@@ -307,27 +307,20 @@ static char *url_filename(const char *url)
     return name;
 }
 
-/* The easy handle both entry points use: spec SEC-01's option list, in one place. */
-static CURL *handle_new(const char *url, struct transfer *t, bool follow, long timeout_s)
+CURLcode fetch_guard_handle(CURL *c, struct fetch_guard *g, const char *protocols)
 {
-    CURL *c = curl_easy_init();
     CURLcode rc = CURLE_OK;
 
-    if (c == NULL)
-        return NULL;
-    t->curl = c;
+    g->blocked = false;
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
         if (rc == CURLE_OK)                                                                        \
             rc = curl_easy_setopt(c, opt, val);                                                    \
     } while (0)
-    SET(CURLOPT_URL, url);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
-    SET(CURLOPT_MAXREDIRS, 5L);
+    SET(CURLOPT_PROTOCOLS_STR, protocols);
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_CONNECTTIMEOUT, 10L);
-    SET(CURLOPT_TIMEOUT, timeout_s);
     /* A peer that trickles one byte a minute would otherwise hold a worker for an hour. */
     SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SET(CURLOPT_LOW_SPEED_TIME, 60L);
@@ -335,11 +328,36 @@ static CURL *handle_new(const char *url, struct transfer *t, bool follow, long t
     /* With a proxy, open_socket would see the proxy's address, not the target's. */
     SET(CURLOPT_PROXY, "");
     SET(CURLOPT_NOSIGNAL, 1L);
+    /* FTP: the data connection goes to the control connection's address, never to one the
+     * server names in its PASV reply. */
     SET(CURLOPT_FTP_SKIP_PASV_IP, 1L);
     SET(CURLOPT_USERAGENT, "convertd");
-    SET(CURLOPT_FAILONERROR, 0L);
     SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    SET(CURLOPT_OPENSOCKETDATA, t);
+    SET(CURLOPT_OPENSOCKETDATA, g);
+#undef SET
+    return rc;
+}
+
+/* The easy handle both entry points use: spec SEC-01's option list, in one place. */
+static CURL *handle_new(const char *url, struct transfer *t, bool follow, long timeout_s)
+{
+    CURL *c = curl_easy_init();
+    CURLcode rc;
+
+    if (c == NULL)
+        return NULL;
+    t->curl = c;
+    rc = fetch_guard_handle(c, &t->guard, "http,https");
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(c, opt, val);                                                    \
+    } while (0)
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
+    SET(CURLOPT_MAXREDIRS, 5L);
+    SET(CURLOPT_TIMEOUT, timeout_s);
+    SET(CURLOPT_FAILONERROR, 0L);
     SET(CURLOPT_WRITEFUNCTION, write_body);
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -371,7 +389,7 @@ static int transfer_result(const struct transfer *t, CURLcode rc, const char *wh
         return 0;
     /* Checked after the success case: with several addresses for a name, one may be
      * refused while another one serves the request. spec SEC-04: no address, no body. */
-    if (t->blocked)
+    if (t->guard.blocked)
         return err_set(err, ERR_CONVERT, "%s URL not allowed", what);
     return err_set(err, ERR_CONVERT, "%s: %s", failed, curl_easy_strerror(rc));
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <curl/curl.h>
+
 #include "common/err.h"
 
 struct addr_allow;
@@ -20,6 +22,19 @@ void fetch_set_policy(bool allow_private, const struct addr_allow *allow);
 /* The policy's decision for one socket address (AF_INET or AF_INET6): true when a fetch may
  * connect to it. The web proxy (webproxy.h) asks the same question. */
 bool fetch_address_allowed(const struct sockaddr *sa);
+
+/* Set on a handle by fetch_guard_handle(); owned by the caller for the transfer's life. */
+struct fetch_guard {
+    bool blocked; /* the address check refused a connection: report "... not allowed" */
+};
+
+/* SEC-01's options for a libcurl easy handle of any storage module (S3, FTP, SMTP ...): the
+ * address check on every socket (CURLOPT_OPENSOCKETFUNCTION with fetch_address_allowed(),
+ * recording g->blocked), only `protocols` ("http,https", "ftp,ftps"), no redirects, no proxy,
+ * no .netrc, NOSIGNAL, a 10 s connect timeout and a low-speed limit, FTP data connections to
+ * the control connection's address only. Set the URL and the rest afterwards. CURLE_OK, or
+ * the code of the first option that failed. */
+CURLcode fetch_guard_handle(CURL *c, struct fetch_guard *g, const char *protocols);
 
 /* True for an absolute http:// or https:// URL with a host and no spaces or control
  * characters (checked at create/start, before any connection). */
