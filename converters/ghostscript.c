@@ -12,7 +12,10 @@
  * and HOME there, the input linked in as in.pdf / in.ps, pages written to out/. Only when
  * every page is there are they moved into job->output_dir, so a failed job leaves nothing
  * behind. Several cores: the page range is cut into contiguous chunks, one gs process each
- * (gs spends much of its time in PNG compression, which its rendering threads do not share). */
+ * (gs spends much of its time in PNG compression, which its rendering threads do not share).
+ *
+ * Mode extract with converteroption extract "images" runs no gs at all: pdf.c writes the
+ * images embedded in the PDF (pdf_extract_images). */
 #include "convertd-config.h"
 
 #include "converters/converter.h"
@@ -98,6 +101,8 @@ static bool range_valid(const char *s)
 }
 
 static const char *const preset_choices[] = {"screen", "ebook", "printer", "prepress", NULL};
+/* Mode extract: the pages drawn by gs, or the images embedded in the PDF (pdf.c, no gs). */
+static const char *const extract_choices[] = {"pages", "images", NULL};
 
 static const struct conv_option options[] = {
     {.name = "page_range", .type = CONV_OPT_STRING, .def = NULL, .valid = range_valid},
@@ -108,6 +113,7 @@ static const struct conv_option options[] = {
     {.name = "graphics_antialiasing", .type = CONV_OPT_BOOL, .def = "true"},
     {.name = "pdf_preset", .type = CONV_OPT_ENUM, .def = NULL, .choices = preset_choices},
     {.name = "pdfa", .type = CONV_OPT_BOOL, .def = "false"},
+    {.name = "extract", .type = CONV_OPT_ENUM, .def = "\"pages\"", .choices = extract_choices},
     {0},
 };
 
@@ -550,6 +556,7 @@ struct settings {
     int dpi, quality;
     bool gray, text_aa, graphics_aa, pdfa;
     const char *preset; /* one of preset_choices, or NULL */
+    bool images;        /* extract "images" */
 };
 
 static void read_settings(const json_t *o, struct settings *s)
@@ -569,6 +576,8 @@ static void read_settings(const json_t *o, struct settings *s)
     s->graphics_aa =
         jsonx_bool(jsonx_get(o, "graphics_antialiasing"), true, false, &b) == 0 ? b : true;
     s->pdfa = jsonx_bool(jsonx_get(o, "pdfa"), false, false, &b) == 0 && b;
+    str = jsonx_str(jsonx_get(o, "extract"));
+    s->images = str && strcasecmp(str, "images") == 0;
     /* Our own copy of the name: nothing of the client's text reaches gs. */
     str = jsonx_str(jsonx_get(o, "pdf_preset"));
     for (const char *const *c = preset_choices; str && *c; c++)
@@ -1141,6 +1150,34 @@ out:
     return rc;
 }
 
+/* Mode extract with extract "images": the images embedded in the PDF as they are, by
+ * libqpdf and libvips; gs draws nothing. */
+static int extract_images(const struct conv_job *job, const struct settings *s,
+                          const struct limits *l, struct err *err)
+{
+    enum kind kind = KIND_PDF;
+    if (strcmp(job->out_format, "png") != 0 && strcmp(job->out_format, "jpg") != 0)
+        return err_set(err, ERR_CONVERT, "images are extracted as png or jpg");
+    if (input_kind(job->inputs[0], job->in_format, &kind, err) < 0)
+        return -1;
+    if (kind != KIND_PDF)
+        return err_set(err, ERR_CONVERT, "images are extracted from PDF files only");
+    /* Each image is one output file, as a page is: max_pages counts them. */
+    struct pdf_extract_limits pl = {
+        .max_images = l->pages,
+        .max_pixels = l->pixels,
+        .max_side = l->side,
+    };
+    if (job->progress && job->progress(job->progress_opaque, 0, "Reading the document"))
+        return err_set(err, ERR_CANCELLED, "cancelled");
+    if (pdf_extract_images(job->inputs[0], job->output_dir, job->out_format, s->quality, &pl,
+                           job->progress, job->progress_opaque, err) < 0)
+        return -1;
+    if (job->progress)
+        job->progress(job->progress_opaque, 100, "Converted");
+    return 0;
+}
+
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     struct settings s;
@@ -1162,6 +1199,8 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
                        job->out_format ? job->out_format : "unknown");
     read_settings(job->options, &s);
     get_limits(job, &l);
+    if (job->mode == CONV_MODE_EXTRACT && s.images)
+        return extract_images(job, &s, &l, err);
     if (!dev->raster && s.pdfa && (!icc_rgb || !icc_gray))
         return err_set(err, ERR_CONVERT,
                        "PDF/A is not available: Ghostscript's ICC profiles are not installed");
@@ -1214,13 +1253,26 @@ out:
     return rc;
 }
 
-/* spec "Modes": extract pulls the pages out as images — the same as a conversion to them. */
+/* spec "Modes": extract pulls the pages out as images — the same as a conversion to them —
+ * or, with extract "images", the images embedded in a PDF. */
 static int check(const char *in, const char *out, enum conv_mode mode, const json_t *opts,
                  struct err *err)
 {
-    (void)in;
-    (void)opts;
-    if (mode == CONV_MODE_EXTRACT && (!out || strcmp(out, "pdf") == 0))
+    if (mode != CONV_MODE_EXTRACT)
+        return 0;
+    const char *what = jsonx_str(jsonx_get(opts, "extract"));
+    if (what && strcasecmp(what, "images") == 0) {
+        if (!out || (strcmp(out, "png") != 0 && strcmp(out, "jpg") != 0))
+            return err_set(err, ERR_BADPARAM,
+                           "invalid value for converteroptions[extract]: images are extracted "
+                           "as png or jpg");
+        if (!in || (strcmp(in, "pdf") != 0 && strcmp(in, "ai") != 0))
+            return err_set(err, ERR_BADPARAM,
+                           "invalid value for converteroptions[extract]: images are extracted "
+                           "from PDF files only");
+        return 0;
+    }
+    if (!out || strcmp(out, "pdf") == 0)
         return err_set(err, ERR_BADPARAM,
                        "invalid value for outputformat: mode extract gives png, jpg or tiff "
                        "pages");

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* pdf.c - PDF facts, info, merging and image pages through libqpdf's C API. */
+/* pdf.c - PDF facts, info, merging, image pages and image extraction through libqpdf's
+ * C API (libvips encodes the extracted images). */
+#include "convertd-config.h"
+
 #include "converters/pdf.h"
 
 #include <limits.h>
@@ -10,6 +13,9 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <qpdf/qpdf-c.h>
+#if HAVE_VIPS
+#include <vips/vips.h>
+#endif
 
 #include "common/mem.h"
 #include "common/text.h"
@@ -669,3 +675,609 @@ out:
         unlink(out_path);
     return rc;
 }
+
+/* ---- images out of pages ----------------------------------------------------------- */
+
+#if HAVE_VIPS
+
+/* Forms inside forms: deeper ones are not looked into (no writer nests this far). */
+#define MAX_FORM_DEPTH 8
+/* Samples of one image, decoded, before anything is allocated for them. */
+#define MAX_DECODED ((size_t)512 << 20)
+
+/* What the image samples are, reduced to what we can write: gray, RGB or CMYK, directly or
+ * through an index. */
+struct cspace {
+    int n;                 /* components of the (base) colour space: 1, 3 or 4 */
+    bool indexed;          /* samples are indexes into lookup */
+    int hival;             /* indexed: highest index */
+    unsigned char *lookup; /* indexed: (hival + 1) × n bytes, malloc'd */
+};
+
+struct extract {
+    qpdf_data q;
+    const char *out_dir, *ext;
+    bool jpg;
+    int quality;
+    struct pdf_extract_limits lim;
+    struct idset seen; /* images and forms already met */
+    char **written;
+    int n_written, cap_written;
+    int skipped;
+};
+
+/* How the stream is encoded: every filter one qpdf undoes (no filter at all included), or
+ * those with DCTDecode last, or something else (JPX, JBIG2, CCITT, Crypt...). */
+enum encoding { ENC_PLAIN, ENC_DCT, ENC_OTHER };
+
+static bool filter_is(qpdf_data q, qpdf_oh name, const char *const *names)
+{
+    for (; *names; names++)
+        if (qpdf_oh_is_name_and_equals(q, name, *names))
+            return true;
+    return false;
+}
+
+static enum encoding stream_encoding(qpdf_data q, qpdf_oh dict, int *n_filters)
+{
+    /* clang-format off */
+    static const char *const plain[] = {
+        "/FlateDecode", "/Fl", "/LZWDecode", "/LZW", "/ASCIIHexDecode", "/AHx",
+        "/ASCII85Decode", "/A85", "/RunLengthDecode", "/RL", NULL,
+    };
+    /* clang-format on */
+    static const char *const dct[] = {"/DCTDecode", "/DCT", NULL};
+    qpdf_oh f = qpdf_oh_get_key(q, dict, "/Filter");
+    *n_filters = 0;
+    if (qpdf_oh_is_null(q, f))
+        return ENC_PLAIN;
+    if (qpdf_oh_is_name(q, f)) {
+        *n_filters = 1;
+        return filter_is(q, f, plain) ? ENC_PLAIN : filter_is(q, f, dct) ? ENC_DCT : ENC_OTHER;
+    }
+    if (!qpdf_oh_is_array(q, f))
+        return ENC_OTHER;
+    int n = qpdf_oh_get_array_n_items(q, f);
+    *n_filters = n;
+    for (int i = 0; i < n; i++) {
+        qpdf_oh item = qpdf_oh_get_array_item(q, f, i);
+        if (filter_is(q, item, plain))
+            continue;
+        return i == n - 1 && filter_is(q, item, dct) ? ENC_DCT : ENC_OTHER;
+    }
+    return ENC_PLAIN;
+}
+
+/* The JPEG file inside a DCTDecode image: its raw data when DCTDecode is the only filter,
+ * else the data with the filters before it undone by qpdf (through a scratch stream that
+ * carries only those). malloc'd, or NULL. */
+static unsigned char *jpeg_bytes(qpdf_data q, qpdf_oh image, qpdf_oh dict, int n_filters,
+                                 size_t *len)
+{
+    unsigned char *raw = NULL, *out = NULL;
+    size_t raw_len = 0;
+    QPDF_BOOL filtered = QPDF_FALSE;
+
+    if (qpdf_oh_get_stream_data(q, image, qpdf_dl_none, NULL, &raw, &raw_len) & QPDF_ERRORS)
+        return NULL;
+    if (n_filters <= 1) {
+        *len = raw_len;
+        return raw;
+    }
+    qpdf_oh filters = qpdf_oh_get_key(q, dict, "/Filter");
+    qpdf_oh parms = qpdf_oh_get_key(q, dict, "/DecodeParms");
+    qpdf_oh f = qpdf_oh_new_array(q), p = qpdf_oh_new_array(q);
+    for (int i = 0; i < n_filters - 1; i++) {
+        qpdf_oh_append_item(q, f, qpdf_oh_get_array_item(q, filters, i));
+        qpdf_oh_append_item(q, p,
+                            qpdf_oh_is_array(q, parms) ? qpdf_oh_get_array_item(q, parms, i)
+                                                       : qpdf_oh_new_null(q));
+    }
+    qpdf_oh scratch = qpdf_oh_new_stream(q);
+    qpdf_oh_replace_stream_data(q, scratch, raw, raw_len, f, p);
+    free(raw);
+    if ((qpdf_oh_get_stream_data(q, scratch, qpdf_dl_specialized, &filtered, &out, len) &
+         QPDF_ERRORS) ||
+        !filtered) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static bool is_name(qpdf_data q, qpdf_oh oh, const char *a, const char *b)
+{
+    return qpdf_oh_is_name_and_equals(q, oh, a) || (b && qpdf_oh_is_name_and_equals(q, oh, b));
+}
+
+/* A device-like colour space: 1, 3 or 4 components, or 0 when unsupported. */
+static int base_components(qpdf_data q, qpdf_oh cs)
+{
+    qpdf_oh family = qpdf_oh_is_array(q, cs) ? qpdf_oh_get_array_item(q, cs, 0) : cs;
+    long long n = 0;
+    if (is_name(q, family, "/DeviceGray", "/G") || is_name(q, family, "/CalGray", NULL))
+        return 1;
+    if (is_name(q, family, "/DeviceRGB", "/RGB") || is_name(q, family, "/CalRGB", NULL))
+        return 3;
+    if (is_name(q, family, "/DeviceCMYK", "/CMYK"))
+        return 4;
+    if (qpdf_oh_is_array(q, cs) && is_name(q, family, "/ICCBased", NULL)) {
+        qpdf_oh stream = qpdf_oh_get_array_item(q, cs, 1);
+        if (qpdf_oh_is_stream(q, stream) &&
+            qpdf_oh_get_value_as_longlong(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, stream), "/N"),
+                                          &n) &&
+            (n == 1 || n == 3 || n == 4))
+            return (int)n;
+    }
+    return 0;
+}
+
+/* false when the colour space is one we do not decode (Lab, Separation, DeviceN, Pattern)
+ * or a broken Indexed one. */
+static bool parse_cspace(qpdf_data q, qpdf_oh cs, struct cspace *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!qpdf_oh_is_array(q, cs) ||
+        !is_name(q, qpdf_oh_get_array_item(q, cs, 0), "/Indexed", "/I")) {
+        out->n = base_components(q, cs);
+        return out->n > 0;
+    }
+    long long hival = -1;
+    if (qpdf_oh_get_array_n_items(q, cs) != 4)
+        return false;
+    out->n = base_components(q, qpdf_oh_get_array_item(q, cs, 1));
+    if (!out->n || !qpdf_oh_get_value_as_longlong(q, qpdf_oh_get_array_item(q, cs, 2), &hival) ||
+        hival < 0 || hival > 255)
+        return false;
+    out->indexed = true;
+    out->hival = (int)hival;
+    size_t need = (size_t)(hival + 1) * (size_t)out->n, len = 0;
+    qpdf_oh table = qpdf_oh_get_array_item(q, cs, 3);
+    if (qpdf_oh_is_string(q, table)) {
+        const char *s = qpdf_oh_get_binary_string_value(q, table, &len);
+        if (s && len >= need) {
+            out->lookup = xmalloc(need);
+            memcpy(out->lookup, s, need);
+        }
+    } else if (qpdf_oh_is_stream(q, table)) {
+        unsigned char *data = NULL;
+        QPDF_BOOL filtered = QPDF_FALSE;
+        if (!(qpdf_oh_get_stream_data(q, table, qpdf_dl_specialized, &filtered, &data, &len) &
+              QPDF_ERRORS) &&
+            filtered && len >= need)
+            out->lookup = data;
+        else
+            free(data);
+    }
+    return out->lookup != NULL;
+}
+
+/* One sample of a row: bpc 1, 2, 4, 8, or 16 (its high byte). */
+static unsigned sample(const unsigned char *row, size_t index, int bpc)
+{
+    if (bpc == 8)
+        return row[index];
+    if (bpc == 16)
+        return row[index * 2];
+    size_t bit = index * (size_t)bpc;
+    return (row[bit / 8] >> (8 - bpc - (int)(bit % 8))) & ((1u << bpc) - 1);
+}
+
+/* The samples as 8-bit gray (bands 1) or RGB (bands 3), through /Decode and the index.
+ * CMYK becomes RGB the naive way: no profile is involved. */
+static unsigned char *to_pixels(qpdf_data q, qpdf_oh dict, const unsigned char *data, int w, int h,
+                                int bpc, const struct cspace *cs, int *bands)
+{
+    int ncomp = cs->indexed ? 1 : cs->n;
+    unsigned maxv = bpc == 16 ? 255 : (1u << bpc) - 1;
+    unsigned char lut[4][256];
+    double dec[8];
+    qpdf_oh decode = qpdf_oh_get_key(q, dict, "/Decode");
+    bool have_decode =
+        qpdf_oh_is_array(q, decode) && qpdf_oh_get_array_n_items(q, decode) == 2 * ncomp;
+
+    for (int c = 0; c < ncomp; c++) {
+        dec[2 * c] = 0;
+        dec[2 * c + 1] = cs->indexed ? (double)((1u << bpc) - 1) : 1.0;
+        for (int k = 0; k < 2 && have_decode; k++)
+            get_number(q, qpdf_oh_get_array_item(q, decode, 2 * c + k), &dec[2 * c + k]);
+        for (unsigned v = 0; v <= maxv; v++) {
+            double d = dec[2 * c] + v * (dec[2 * c + 1] - dec[2 * c]) / maxv;
+            double top = cs->indexed ? cs->hival : 1.0;
+            d = d < 0 ? 0 : d > top ? top : d;
+            lut[c][v] = (unsigned char)lround(cs->indexed ? d : d * 255.0);
+        }
+    }
+    *bands = cs->n == 1 ? 1 : 3;
+    size_t row_bytes = ((size_t)w * (size_t)ncomp * (size_t)bpc + 7) / 8;
+    unsigned char *px = xmalloc((size_t)w * (size_t)h * (size_t)*bands);
+    unsigned char *o = px;
+    for (int y = 0; y < h; y++) {
+        const unsigned char *row = data + (size_t)y * row_bytes;
+        for (int x = 0; x < w; x++) {
+            unsigned char v[4];
+            const unsigned char *col = v;
+            for (int c = 0; c < ncomp; c++)
+                v[c] = lut[c][sample(row, (size_t)x * (size_t)ncomp + (size_t)c, bpc)];
+            if (cs->indexed)
+                col = cs->lookup + (size_t)v[0] * (size_t)cs->n;
+            if (cs->n == 1) {
+                *o++ = col[0];
+            } else if (cs->n == 3) {
+                *o++ = col[0];
+                *o++ = col[1];
+                *o++ = col[2];
+            } else {
+                for (int c = 0; c < 3; c++)
+                    *o++ = (unsigned char)((255 - col[c]) * (255 - col[3]) / 255);
+            }
+        }
+    }
+    return px;
+}
+
+/* vips's error buffer as one line, after our context; the buffer is emptied. */
+static int vips_failed(struct err *err, const char *context)
+{
+    char *msg = vips_error_buffer_copy();
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (msg[i] == '\n')
+            msg[i] = ' ';
+    err_set(err, ERR_CONVERT, "%s: %s", context, n ? msg : "failed");
+    g_free(msg);
+    return -1;
+}
+
+static char *next_path(struct extract *x)
+{
+    if (x->n_written == x->cap_written) {
+        int ncap = x->cap_written ? x->cap_written * 2 : 16;
+        x->written = xrealloc(x->written, (size_t)ncap * sizeof *x->written);
+        for (int i = x->cap_written; i < ncap; i++)
+            x->written[i] = NULL;
+        x->cap_written = ncap;
+    }
+    /* The slot's path from a skipped image is made again with the same number. */
+    free(x->written[x->n_written]);
+    char *path = xasprintf("%s/%d.%s", x->out_dir, x->n_written + 1, x->ext);
+    x->written[x->n_written] = path;
+    return path;
+}
+
+/* The path of next_path() is a result from now on (removed if the job fails). */
+static void keep_path(struct extract *x)
+{
+    x->n_written++;
+}
+
+static int save_pixels(struct extract *x, unsigned char *px, int w, int h, int bands,
+                       struct err *err)
+{
+    VipsImage *mem = vips_image_new_from_memory(px, (size_t)w * (size_t)h * (size_t)bands, w, h,
+                                                bands, VIPS_FORMAT_UCHAR);
+    VipsImage *img = NULL;
+    char *path = next_path(x);
+    int rc = -1;
+
+    if (!mem || vips_copy(mem, &img, "interpretation",
+                          bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL)) {
+        vips_failed(err, "cannot encode an image");
+        goto out;
+    }
+    if (x->jpg ? vips_jpegsave(img, path, "Q", x->quality, NULL) : vips_pngsave(img, path, NULL)) {
+        vips_failed(err, "cannot write an image");
+        unlink(path);
+        goto out;
+    }
+    keep_path(x);
+    rc = 0;
+out:
+    if (img)
+        g_object_unref(img);
+    if (mem)
+        g_object_unref(mem);
+    return rc;
+}
+
+static int over_limits(const struct extract *x, long long w, long long h, int page, struct err *err)
+{
+    if (x->lim.max_side > 0 && (w > x->lim.max_side || h > x->lim.max_side))
+        return err_set(err, ERR_CONVERT,
+                       "an image on page %d is %lldx%lld pixels, larger than the limit of %d "
+                       "pixels per side",
+                       page, w, h, x->lim.max_side);
+    /* Our own bound where no limit is set: the sizes become ints further on. */
+    if (w > INT_MAX / 16 || h > INT_MAX / 16)
+        return err_set(err, ERR_CONVERT,
+                       "an image on page %d is %lldx%lld pixels, larger than the limit of %d "
+                       "pixels per side",
+                       page, w, h, INT_MAX / 16);
+    if (x->lim.max_pixels > 0 && w * h > x->lim.max_pixels)
+        return err_set(err, ERR_CONVERT,
+                       "an image on page %d is %lldx%lld pixels, larger than the limit of %lld "
+                       "pixels",
+                       page, w, h, (long long)x->lim.max_pixels);
+    return 0;
+}
+
+/* A DCTDecode image: its bytes as they are for jpg, decoded by libvips for png (CMYK ones
+ * through its colour management). 1 when skipped as damaged. */
+static int save_jpeg(struct extract *x, qpdf_oh image, qpdf_oh dict, int n_filters, int page,
+                     struct err *err)
+{
+    size_t len = 0;
+    unsigned char *jpeg = jpeg_bytes(x->q, image, dict, n_filters, &len);
+    VipsImage *in = NULL, *rgb = NULL;
+    char *path = NULL;
+    int rc = 1;
+
+    if (!jpeg || len < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8)
+        goto out;
+    path = next_path(x);
+    if (x->jpg) {
+        FILE *f = fopen(path, "wbe");
+        bool ok = f && fwrite(jpeg, 1, len, f) == len;
+        if ((f && fclose(f) != 0) || !ok) {
+            unlink(path);
+            rc = err_set(err, ERR_CONVERT, "cannot write an image: %s", strerror(errno));
+            goto out;
+        }
+        keep_path(x);
+        rc = 0;
+        goto out;
+    }
+    if (vips_jpegload_buffer(jpeg, len, &in, NULL)) {
+        vips_error_clear();
+        goto out;
+    }
+    /* The JPEG's own header may disagree with /Width and /Height: it is what gets decoded. */
+    if (over_limits(x, in->Xsize, in->Ysize, page, err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (in->Type == VIPS_INTERPRETATION_CMYK) {
+        if (vips_colourspace(in, &rgb, VIPS_INTERPRETATION_sRGB, NULL)) {
+            vips_error_clear();
+            goto out;
+        }
+    } else {
+        rgb = in;
+        g_object_ref(rgb);
+    }
+    if (vips_pngsave(rgb, path, NULL)) {
+        /* Decoding happens here: a broken JPEG is a damaged image, not a failed job. */
+        vips_error_clear();
+        unlink(path);
+        goto out;
+    }
+    keep_path(x);
+    rc = 0;
+out:
+    if (rgb)
+        g_object_unref(rgb);
+    if (in)
+        g_object_unref(in);
+    free(jpeg);
+    return rc;
+}
+
+static bool dict_int(qpdf_data q, qpdf_oh dict, const char *key, long long *v)
+{
+    double d;
+    if (!get_number(q, qpdf_oh_get_key(q, dict, key), &d) || d != floor(d) || fabs(d) > 1e15)
+        return false;
+    *v = (long long)d;
+    return true;
+}
+
+/* One image XObject met for the first time: written, skipped (x->skipped), or -1. */
+static int one_image(struct extract *x, qpdf_oh image, int page, struct err *err)
+{
+    qpdf_data q = x->q;
+    qpdf_oh dict = qpdf_oh_get_dict(q, image);
+    long long w = 0, h = 0, bpc = 0;
+    QPDF_BOOL mask = QPDF_FALSE;
+    struct cspace cs = {0};
+    unsigned char *data = NULL, *px = NULL;
+    size_t len = 0;
+    int n_filters = 0, bands = 0, rc = 1;
+
+    if (!dict_int(q, dict, "/Width", &w) || !dict_int(q, dict, "/Height", &h) || w < 1 || h < 1)
+        goto out;
+    if (over_limits(x, w, h, page, err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    enum encoding enc = stream_encoding(q, dict, &n_filters);
+    if (enc == ENC_OTHER)
+        goto out;
+    qpdf_oh_get_value_as_bool(q, qpdf_oh_get_key(q, dict, "/ImageMask"), &mask);
+    if (mask) {
+        cs.n = 1;
+        bpc = 1;
+    } else if (enc == ENC_PLAIN) {
+        if (!dict_int(q, dict, "/BitsPerComponent", &bpc) ||
+            !parse_cspace(q, qpdf_oh_get_key(q, dict, "/ColorSpace"), &cs))
+            goto out;
+        if (!(bpc == 1 || bpc == 2 || bpc == 4 || bpc == 8 || (bpc == 16 && !cs.indexed)))
+            goto out;
+    }
+    if (x->lim.max_images > 0 && x->n_written >= x->lim.max_images) {
+        rc = err_set(err, ERR_CONVERT, "the PDF has more than %d images, the limit",
+                     x->lim.max_images);
+        goto out;
+    }
+    if (enc == ENC_DCT) {
+        rc = save_jpeg(x, image, dict, n_filters, page, err);
+        goto out;
+    }
+
+    int ncomp = cs.indexed ? 1 : cs.n;
+    if ((double)w * ncomp * bpc / 8.0 * (double)h > (double)MAX_DECODED) {
+        rc = err_set(err, ERR_CONVERT,
+                     "an image on page %d is %lldx%lld pixels, more than %d MiB of samples, the "
+                     "limit",
+                     page, w, h, (int)(MAX_DECODED >> 20));
+        goto out;
+    }
+    size_t need = ((size_t)w * (size_t)ncomp * (size_t)bpc + 7) / 8 * (size_t)h;
+    QPDF_BOOL filtered = QPDF_FALSE;
+    if ((qpdf_oh_get_stream_data(q, image, qpdf_dl_specialized, &filtered, &data, &len) &
+         QPDF_ERRORS) ||
+        !filtered)
+        goto out;
+    /* Shorter is damaged. Longer is accepted, as viewers do: writers pad streams. */
+    if (len < need || len > MAX_DECODED)
+        goto out;
+    px = to_pixels(q, dict, data, (int)w, (int)h, (int)bpc, &cs, &bands);
+    free(data);
+    data = NULL;
+    rc = save_pixels(x, px, (int)w, (int)h, bands, err);
+out:
+    if (rc > 0) {
+        x->skipped++;
+        if (qpdf_has_error(q))
+            (void)qpdf_get_error(q);
+    }
+    free(cs.lookup);
+    free(data);
+    free(px);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The image XObjects of one resource dictionary, and those of its forms. */
+static int walk_resources(struct extract *x, qpdf_oh resources, int page, int depth,
+                          struct err *err)
+{
+    qpdf_data q = x->q;
+    qpdf_oh xobjects = qpdf_oh_get_key(q, resources, "/XObject");
+    qpdf_oh *items = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1;
+
+    if (!qpdf_oh_is_dictionary(q, xobjects))
+        return 0;
+    /* qpdf's C API iterates over one dictionary at a time: take the values first. */
+    qpdf_oh_begin_dict_key_iter(q, xobjects);
+    while (qpdf_oh_dict_more_keys(q)) {
+        const char *key = qpdf_oh_dict_next_key(q);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            items = xrealloc(items, cap * sizeof *items);
+        }
+        items[n++] = qpdf_oh_get_key(q, xobjects, key);
+    }
+    for (size_t i = 0; i < n; i++) {
+        qpdf_oh xo = items[i];
+        if (!qpdf_oh_is_stream(q, xo))
+            continue;
+        qpdf_oh dict = qpdf_oh_get_dict(q, xo);
+        qpdf_oh subtype = qpdf_oh_get_key(q, dict, "/Subtype");
+        bool image = qpdf_oh_is_name_and_equals(q, subtype, "/Image");
+        bool form = qpdf_oh_is_name_and_equals(q, subtype, "/Form") && depth < MAX_FORM_DEPTH;
+        int id = qpdf_oh_get_object_id(q, xo);
+        if ((!image && !form) ||
+            (id > 0 && !idset_add(&x->seen, id, qpdf_oh_get_generation(q, xo))))
+            continue;
+        if (image && one_image(x, xo, page, err) < 0)
+            goto out;
+        if (form &&
+            walk_resources(x, qpdf_oh_get_key(q, dict, "/Resources"), page, depth + 1, err) < 0)
+            goto out;
+        /* A broken object costs that object, not the others. */
+        if (qpdf_has_error(q))
+            (void)qpdf_get_error(q);
+    }
+    rc = 0;
+out:
+    free(items);
+    return rc;
+}
+
+int pdf_extract_images(const char *path, const char *out_dir, const char *out_format, int quality,
+                       const struct pdf_extract_limits *limits, pdf_progress_fn progress,
+                       void *opaque, struct err *err)
+{
+    struct extract x = {
+        .out_dir = out_dir,
+        .ext = out_format,
+        .jpg = out_format && strcmp(out_format, "jpg") == 0,
+        .quality = quality >= 1 && quality <= 100 ? quality : 90,
+    };
+    int pages_seen = 0, rc = -1;
+
+    if (limits)
+        x.lim = *limits;
+    if (!out_format || (strcmp(out_format, "png") != 0 && !x.jpg))
+        return err_set(err, ERR_CONVERT, "images are extracted as png or jpg");
+    /* A no-op in the worker, which started libvips already; tests call this directly. */
+    if (VIPS_INIT("convertd"))
+        return vips_failed(err, "cannot start libvips");
+    x.q = open_qpdf();
+    if (read_pdf(x.q, path, "", err) < 0)
+        goto out;
+    int pages = count_pages(x.q, -1, "", &pages_seen, err);
+    if (pages < 0)
+        goto out;
+    if (qpdf_push_inherited_attributes_to_page(x.q) & QPDF_ERRORS) {
+        err_set(err, ERR_CONVERT, "cannot read the PDF: %s", error_text(x.q));
+        goto out;
+    }
+    for (int i = 0; i < pages; i++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "Extracting images of page %d of %d", i + 1, pages);
+        if (progress && progress(opaque, 100.0 * i / pages, msg)) {
+            err_set(err, ERR_CANCELLED, "cancelled");
+            goto out;
+        }
+        qpdf_oh page = qpdf_get_page_n(x.q, (size_t)i);
+        int r = walk_resources(&x, qpdf_oh_get_key(x.q, page, "/Resources"), i + 1, 0, err);
+        /* Every lookup made a handle; none is kept past the page. */
+        qpdf_oh_release_all(x.q);
+        if (r < 0)
+            goto out;
+        if (qpdf_has_error(x.q))
+            (void)qpdf_get_error(x.q);
+    }
+    if (x.n_written == 0) {
+        if (x.skipped)
+            err_set(err, ERR_CONVERT,
+                    "the PDF has no images that can be extracted (%d skipped: an encoding or "
+                    "colour space that is not supported, or damaged data)",
+                    x.skipped);
+        else
+            err_set(err, ERR_CONVERT, "the PDF has no images that can be extracted");
+        goto out;
+    }
+    rc = x.n_written;
+out:
+    for (int i = 0; i < x.n_written && rc < 0; i++)
+        unlink(x.written[i]);
+    for (int i = 0; i < x.cap_written; i++)
+        free(x.written[i]);
+    free(x.written);
+    qpdf_cleanup(&x.q);
+    free(x.seen.slots);
+    return rc;
+}
+
+#else
+
+int pdf_extract_images(const char *path, const char *out_dir, const char *out_format, int quality,
+                       const struct pdf_extract_limits *limits, pdf_progress_fn progress,
+                       void *opaque, struct err *err)
+{
+    (void)path;
+    (void)out_dir;
+    (void)out_format;
+    (void)quality;
+    (void)limits;
+    (void)progress;
+    (void)opaque;
+    return err_set(err, ERR_CONVERT, "image extraction needs libvips, which is not built in");
+}
+
+#endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* pdf.h - what convertd reads and writes of PDF files through libqpdf (Apache-2.0, linked):
  * the facts a renderer must check before it starts (pages, page sizes), the info object of
- * mode info, and merging. Rendering is Ghostscript's job (ghostscript.c), as a program.
+ * mode info, merging, image pages, and the embedded images of mode extract. Rendering is
+ * Ghostscript's job (ghostscript.c), as a program.
  *
  * Runs in the sandboxed worker. libqpdf throws C++ exceptions inside; its C API turns them
  * into error codes, which become ERR_CONVERT with qpdf's message. */
@@ -62,5 +63,29 @@ struct pdf_image {
  * stored losslessly (FlateDecode). -1 with ERR_CONVERT; out_path is removed then. */
 int pdf_write_images(const struct pdf_image *images, size_t n, const char *out_path,
                      struct err *err);
+
+/* Cancellation check of pdf_extract_images(): the same shape as the converters' progress
+ * callback. percent 0..100; true when the job was cancelled. */
+typedef bool (*pdf_progress_fn)(void *opaque, double percent, const char *message);
+
+/* Limits of pdf_extract_images(), checked from the image dictionaries before any decoding
+ * (security.md SEC-09). 0 or less: no limit. */
+struct pdf_extract_limits {
+    int max_images;     /* files written at most */
+    int64_t max_pixels; /* width × height of one image */
+    int max_side;       /* either side of one image */
+};
+
+/* Write the image XObjects of the PDF at path into out_dir as "1.EXT", "2.EXT"... in the
+ * order of the pages and of their resources (forms included, 8 levels deep); an image used
+ * several times is written once. Inline images are ignored. out_format "jpg": a DCTDecode
+ * image is written as its JPEG bytes, others are encoded at quality (1..100); "png":
+ * everything is decoded and written as PNG. Images this cannot decode (JPX, JBIG2, CCITT;
+ * Lab, Separation, DeviceN; damaged data) are skipped. Returns the number written, or -1
+ * with ERR_CONVERT (none extractable, an image over a limit, more images than allowed,
+ * unreadable PDF) or ERR_CANCELLED; out_dir then holds none of the files. */
+int pdf_extract_images(const char *path, const char *out_dir, const char *out_format, int quality,
+                       const struct pdf_extract_limits *limits, pdf_progress_fn progress,
+                       void *opaque, struct err *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_pdf.c - pdf.c (libqpdf) and the qpdf converter on PDFs made here by gs, qpdf and by
- * hand; outputs are checked with other readers (pdfinfo, pdftotext, pdftoppm, gs, qpdf). */
+ * hand; outputs are checked with other readers (pdfinfo, pdftotext, pdftoppm, gs, qpdf,
+ * libvips for the extracted images). */
 #include "convertd-config.h"
 
 #include <check.h>
@@ -21,6 +22,9 @@ int main(void)
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
+#if HAVE_VIPS
+#include <vips/vips.h>
+#endif
 
 #include "common/mem.h"
 #include "converters/converter.h"
@@ -986,6 +990,508 @@ START_TEST(test_table)
 }
 END_TEST
 
+/* ---- image extraction -------------------------------------------------------------- */
+
+#if HAVE_VIPS
+
+static const struct pdf_extract_limits big_limits = {1000, 100000000, 32768};
+
+/* A JPEG of width × height in one colour, by libvips. g_free() it. */
+static unsigned char *make_jpeg(int width, int height, const unsigned char rgb[3], size_t *len)
+{
+    unsigned char *px = xmalloc((size_t)width * (size_t)height * 3);
+    for (int i = 0; i < width * height; i++)
+        memcpy(px + i * 3, rgb, 3);
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)width * (size_t)height * 3, width,
+                                               height, 3, VIPS_FORMAT_UCHAR);
+    ck_assert_ptr_nonnull(im);
+    void *buf = NULL;
+    ck_assert_int_eq(vips_jpegsave_buffer(im, &buf, len, "Q", 95, NULL), 0);
+    g_object_unref(im);
+    free(px);
+    return buf;
+}
+
+/* The pixels of an image file, decoded by libvips; g_free() them. */
+static unsigned char *load_pixels(const char *path, int *w, int *h, int *bands)
+{
+    VipsImage *im = vips_image_new_from_file(path, NULL);
+    ck_assert_msg(im != NULL, "vips cannot read %s: %s", path, vips_error_buffer());
+    *w = im->Xsize;
+    *h = im->Ysize;
+    *bands = im->Bands;
+    ck_assert_int_eq(im->BandFmt, VIPS_FORMAT_UCHAR);
+    size_t size = 0;
+    unsigned char *px = vips_image_write_to_memory(im, &size);
+    ck_assert_ptr_nonnull(px);
+    ck_assert_uint_eq(size, (size_t)*w * (size_t)*h * (size_t)*bands);
+    g_object_unref(im);
+    return px;
+}
+
+static const char *loader_of(const char *path)
+{
+    VipsImage *im = vips_image_new_from_file(path, NULL);
+    ck_assert_ptr_nonnull(im);
+    const char *loader = NULL;
+    ck_assert_int_eq(vips_image_get_string(im, "vips-loader", &loader), 0);
+    /* The names are static in libvips: they outlive the image. */
+    const char *out = strcmp(loader, "pngload") == 0    ? "png"
+                      : strcmp(loader, "jpegload") == 0 ? "jpg"
+                                                        : "other";
+    g_object_unref(im);
+    return out;
+}
+
+static int count_dir(const char *dir)
+{
+    char *cmd = xasprintf("ls -A %s | wc -l", dir);
+    char *out = capture(cmd);
+    int n = (int)strtol(out, NULL, 10);
+    free(out);
+    free(cmd);
+    return n;
+}
+
+static char *fresh_dir(const char *name)
+{
+    char *dir = tpath(name);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    return dir;
+}
+
+enum { RW = 40, RH = 30, GW = 20, GH = 10, JW = 24, JH = 16 };
+static unsigned char ex_rgb[RW * RH * 3], ex_gray[GW * GH];
+static const unsigned char jpeg_color[3] = {200, 40, 60};
+
+/* images3.pdf: a 40x30 RGB image, a 20x10 gray one, a 24x16 JPEG; *jpeg is the JPEG. */
+static void make_images_pdf(const char *path, unsigned char **jpeg, size_t *jlen)
+{
+    for (int y = 0; y < RH; y++)
+        for (int x = 0; x < RW; x++) {
+            unsigned char *p = &ex_rgb[(y * RW + x) * 3];
+            p[0] = (unsigned char)(x * 6);
+            p[1] = (unsigned char)(y * 8);
+            p[2] = (unsigned char)((x + y) % 2 ? 255 : 17);
+        }
+    for (int i = 0; i < GW * GH; i++)
+        ex_gray[i] = (unsigned char)(i * 255 / (GW * GH - 1));
+    *jpeg = make_jpeg(JW, JH, jpeg_color, jlen);
+    struct pdf_image images[] = {
+        {.width = RW, .height = RH, .bands = 3, .data = ex_rgb},
+        {.width = GW, .height = GH, .bands = 1, .data = ex_gray},
+        {.width = JW, .height = JH, .bands = 3, .jpeg = *jpeg, .jpeg_len = *jlen},
+    };
+    struct err err = ERR_INIT;
+    ck_assert_msg(pdf_write_images(images, 3, path, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(test_extract_png)
+{
+    unsigned char *jpeg;
+    size_t jlen;
+    make_images_pdf(tpath("images3.pdf"), &jpeg, &jlen);
+    char *dir = fresh_dir("ex-png");
+    struct err err = ERR_INIT;
+    int n = pdf_extract_images(tpath("images3.pdf"), dir, "png", 90, &big_limits, NULL, NULL, &err);
+    ck_assert_msg(n == 3, "%d: %s", n, err.msg);
+    ck_assert_int_eq(count_dir(dir), 3);
+
+    int w, h, b;
+    unsigned char *px = load_pixels(tpath("ex-png/1.png"), &w, &h, &b);
+    ck_assert_str_eq(loader_of(tpath("ex-png/1.png")), "png");
+    ck_assert_int_eq(w, RW);
+    ck_assert_int_eq(h, RH);
+    ck_assert_int_eq(b, 3);
+    ck_assert_int_eq(memcmp(px, ex_rgb, sizeof ex_rgb), 0);
+    g_free(px);
+
+    px = load_pixels(tpath("ex-png/2.png"), &w, &h, &b);
+    ck_assert_int_eq(w, GW);
+    ck_assert_int_eq(h, GH);
+    ck_assert_int_eq(b, 1);
+    ck_assert_int_eq(memcmp(px, ex_gray, sizeof ex_gray), 0);
+    g_free(px);
+
+    /* The JPEG decoded: its one colour, give or take the compression. */
+    ck_assert_str_eq(loader_of(tpath("ex-png/3.png")), "png");
+    px = load_pixels(tpath("ex-png/3.png"), &w, &h, &b);
+    ck_assert_int_eq(w, JW);
+    ck_assert_int_eq(h, JH);
+    ck_assert_int_eq(b, 3);
+    for (int i = 0; i < JW * JH * 3; i++)
+        ck_assert_msg(abs(px[i] - jpeg_color[i % 3]) <= 6, "sample %d: %d", i, px[i]);
+    g_free(px);
+    g_free(jpeg);
+}
+END_TEST
+
+START_TEST(test_extract_jpg)
+{
+    unsigned char *jpeg;
+    size_t jlen;
+    make_images_pdf(tpath("images3j.pdf"), &jpeg, &jlen);
+    char *dir = fresh_dir("ex-jpg");
+    struct err err = ERR_INIT;
+    int n =
+        pdf_extract_images(tpath("images3j.pdf"), dir, "jpg", 95, &big_limits, NULL, NULL, &err);
+    ck_assert_msg(n == 3, "%d: %s", n, err.msg);
+    ck_assert_int_eq(count_dir(dir), 3);
+
+    /* The embedded JPEG comes out byte for byte. */
+    size_t len;
+    unsigned char *got = read_file(tpath("ex-jpg/3.jpg"), &len);
+    ck_assert_uint_eq(len, jlen);
+    ck_assert_int_eq(memcmp(got, jpeg, jlen), 0);
+    free(got);
+
+    /* The others are encoded as JPEG. */
+    int w, h, b;
+    ck_assert_str_eq(loader_of(tpath("ex-jpg/1.jpg")), "jpg");
+    unsigned char *px = load_pixels(tpath("ex-jpg/1.jpg"), &w, &h, &b);
+    ck_assert_int_eq(w, RW);
+    ck_assert_int_eq(h, RH);
+    ck_assert_int_eq(b, 3);
+    g_free(px);
+    ck_assert_str_eq(loader_of(tpath("ex-jpg/2.jpg")), "jpg");
+    px = load_pixels(tpath("ex-jpg/2.jpg"), &w, &h, &b);
+    ck_assert_int_eq(w, GW);
+    ck_assert_int_eq(h, GH);
+    ck_assert_int_eq(b, 1);
+    for (int i = 0; i < GW * GH; i++)
+        ck_assert_msg(abs(px[i] - ex_gray[i]) <= 12, "sample %d: %d, not %d", i, px[i], ex_gray[i]);
+    g_free(px);
+    g_free(jpeg);
+}
+END_TEST
+
+/* "<< DICT /Length N >> stream DATA endstream" for write_pdf(). */
+static char *stream_obj(const char *dict, const char *data)
+{
+    return xasprintf("<< %s /Length %zu >>\nstream\n%s\nendstream", dict, strlen(data), data);
+}
+
+/* Pages (objects 3..) each with its /XObject dictionary text; extra objects after them
+ * (malloc'd, freed here). */
+static void write_xobject_pdf(const char *path, const char *const *page_xobjects, int pages,
+                              char *const *extra, int n_extra)
+{
+    int n = 2 + pages + n_extra;
+    char **objs = xcalloc((size_t)n, sizeof *objs);
+    char kids[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < pages; i++)
+        len += (size_t)snprintf(kids + len, sizeof kids - len, "%d 0 R ", 3 + i);
+    objs[0] = xstrdup("<< /Type /Catalog /Pages 2 0 R >>");
+    objs[1] = xasprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids, pages);
+    for (int i = 0; i < pages; i++)
+        objs[2 + i] = xasprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] "
+                                "/Resources << /XObject << %s >> >> >>",
+                                page_xobjects[i]);
+    for (int i = 0; i < n_extra; i++)
+        objs[2 + pages + i] = extra[i];
+    write_pdf(path, objs, n, NULL, false);
+    for (int i = 0; i < n; i++)
+        free(objs[i]);
+    free(objs);
+}
+
+#define IMG "/Type /XObject /Subtype /Image "
+
+/* Page 1: an Indexed RGB image (6) and a CMYK one (7). Page 2: the Indexed image again and a
+ * form (8) holding a 1-bit gray image with /Decode [1 0] (9). Page 3: a JPX image (10), an
+ * Indexed image over a CMYK lookup stream (11, 12), a 16-bit gray one (13), an image whose
+ * data is too short (14) and a Lab one (15). */
+static void write_decode_pdf(const char *path)
+{
+    const char *pages[] = {
+        "/A 6 0 R /B 7 0 R",
+        "/A 6 0 R /F 8 0 R",
+        "/J 10 0 R /K 11 0 R /L 13 0 R /M 14 0 R /N 15 0 R",
+    };
+    char *extra[] = {
+        stream_obj(IMG "/Width 3 /Height 2 /BitsPerComponent 8 /ColorSpace [/Indexed /DeviceRGB 2 "
+                       "<FF0000 00FF00 0000FF>] /Filter /ASCIIHexDecode",
+                   "000102 020100>"),
+        stream_obj(IMG "/Width 2 /Height 1 /BitsPerComponent 8 /ColorSpace /DeviceCMYK "
+                       "/Filter /ASCIIHexDecode",
+                   "00000000 00FFFF00 >"),
+        stream_obj("/Type /XObject /Subtype /Form /BBox [0 0 1 1] /Resources << /XObject "
+                   "<< /G 9 0 R >> >>",
+                   ""),
+        stream_obj(IMG "/Width 8 /Height 1 /BitsPerComponent 1 /ColorSpace /DeviceGray "
+                       "/Decode [1 0] /Filter /ASCIIHexDecode",
+                   "F0>"),
+        stream_obj(IMG "/Width 2 /Height 2 /BitsPerComponent 8 /ColorSpace /DeviceRGB "
+                       "/Filter /JPXDecode",
+                   "0000"),
+        stream_obj(IMG "/Width 4 /Height 1 /BitsPerComponent 2 /ColorSpace [/Indexed "
+                       "/DeviceCMYK 1 12 0 R] /Filter /ASCIIHexDecode",
+                   "10>"),
+        stream_obj("/Filter /ASCIIHexDecode", "00000000 000000FF>"),
+        stream_obj(IMG "/Width 2 /Height 1 /BitsPerComponent 16 /ColorSpace [/ICCBased 16 0 R] "
+                       "/Filter /ASCIIHexDecode",
+                   "8000 FFFF>"),
+        stream_obj(IMG "/Width 10 /Height 10 /BitsPerComponent 8 /ColorSpace /DeviceGray "
+                       "/Filter /ASCIIHexDecode",
+                   "0102>"),
+        stream_obj(IMG "/Width 1 /Height 1 /BitsPerComponent 8 /ColorSpace [/Lab << /WhitePoint "
+                       "[0.95 1 1.09] >>] /Filter /ASCIIHexDecode",
+                   "808080>"),
+        stream_obj("/N 1 /Filter /ASCIIHexDecode", "00>"),
+    };
+    write_xobject_pdf(path, pages, 3, extra, (int)(sizeof extra / sizeof extra[0]));
+}
+
+START_TEST(test_extract_decode)
+{
+    write_decode_pdf(tpath("decode.pdf"));
+    char *dir = fresh_dir("ex-decode");
+    struct err err = ERR_INIT;
+    int n = pdf_extract_images(tpath("decode.pdf"), dir, "png", 90, &big_limits, NULL, NULL, &err);
+    ck_assert_msg(n == 5, "%d: %s", n, err.msg);
+    ck_assert_int_eq(count_dir(dir), 5);
+
+    static const struct {
+        const char *file;
+        int w, h, bands;
+        unsigned char px[24];
+    } want[] = {
+        /* Indexed RGB: red green blue / blue green red. */
+        {"1.png", 3, 2, 3, {255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0}},
+        /* CMYK: no ink is white; magenta + yellow is red. */
+        {"2.png", 2, 1, 3, {255, 255, 255, 255, 0, 0}},
+        /* The form's 1-bit image, written once although page 2 uses image 6 again: inverted. */
+        {"3.png", 8, 1, 1, {0, 0, 0, 0, 255, 255, 255, 255}},
+        /* 2-bit indexes 0 1 0 0 into a CMYK lookup: white, black (K), white, white. */
+        {"4.png", 4, 1, 3, {255, 255, 255, 0, 0, 0, 255, 255, 255, 255, 255, 255}},
+        /* 16-bit ICCBased gray: the high bytes. */
+        {"5.png", 2, 1, 1, {128, 255}},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        int w, h, b;
+        char name[64];
+        snprintf(name, sizeof name, "ex-decode/%s", want[i].file);
+        unsigned char *px = load_pixels(tpath(name), &w, &h, &b);
+        ck_assert_int_eq(w, want[i].w);
+        ck_assert_int_eq(h, want[i].h);
+        ck_assert_int_eq(b, want[i].bands);
+        for (int k = 0; k < w * h * b; k++)
+            ck_assert_msg(px[k] == want[i].px[k], "%s sample %d: %d, not %d", want[i].file, k,
+                          px[k], want[i].px[k]);
+        g_free(px);
+    }
+}
+END_TEST
+
+/* Refusals: each leaves the output folder empty. */
+static const struct refusal {
+    const char *pdf; /* made by make_refusal() */
+    struct pdf_extract_limits lim;
+    const char *msg;
+} refusals[] = {
+    {"text.pdf", {1000, 100000000, 32768}, "the PDF has no images that can be extracted"},
+    {"jpx.pdf",
+     {1000, 100000000, 32768},
+     "the PDF has no images that can be extracted (2 skipped: an encoding or colour space that "
+     "is not supported, or damaged data)"},
+    {"huge.pdf",
+     {1000, 100000000, 32768},
+     "an image on page 2 is 100000x100000 pixels, larger than the limit of 32768 pixels per "
+     "side"},
+    {"huge.pdf",
+     {1000, 100000000, 0},
+     "an image on page 2 is 100000x100000 pixels, larger than the limit of 100000000 pixels"},
+    {"huge.pdf",
+     {1000, 0, 0},
+     "an image on page 2 is 100000x100000 pixels, more than 512 MiB of samples, the limit"},
+    {"images3r.pdf", {2, 100000000, 32768}, "the PDF has more than 2 images, the limit"},
+    {"images3r.pdf",
+     {1000, 1000, 32768},
+     "an image on page 1 is 40x30 pixels, larger than the limit of 1000 pixels"},
+    {"locked.pdf", {1000, 100000000, 32768}, "the PDF is password protected"},
+    {"garbage.pdf", {1000, 100000000, 32768}, NULL},
+};
+
+static void make_refusal_pdfs(void)
+{
+    if (exists(tpath("huge.pdf")))
+        return;
+    const char *text_pages[] = {""};
+    write_xobject_pdf(tpath("text.pdf"), text_pages, 1, NULL, 0);
+    const char *jpx_pages[] = {"/J 4 0 R /K 5 0 R"};
+    char *jpx[] = {
+        stream_obj(IMG "/Width 2 /Height 2 /BitsPerComponent 8 /ColorSpace /DeviceRGB "
+                       "/Filter /JPXDecode",
+                   "0000"),
+        stream_obj(IMG "/Width 2 /Height 2 /BitsPerComponent 8 /ColorSpace /DeviceGray "
+                       "/Filter /CCITTFaxDecode",
+                   "0000"),
+    };
+    write_xobject_pdf(tpath("jpx.pdf"), jpx_pages, 1, jpx, 2);
+    /* Page 1 has a good image: the refusal comes before anything is kept. */
+    const char *huge_pages[] = {"/A 5 0 R", "/H 6 0 R"};
+    char *huge[] = {
+        stream_obj(IMG "/Width 1 /Height 1 /BitsPerComponent 8 /ColorSpace /DeviceGray "
+                       "/Filter /ASCIIHexDecode",
+                   "7F>"),
+        stream_obj(IMG "/Width 100000 /Height 100000 /BitsPerComponent 8 /ColorSpace "
+                       "/DeviceGray /Filter /ASCIIHexDecode",
+                   "00010203>"),
+    };
+    write_xobject_pdf(tpath("huge.pdf"), huge_pages, 2, huge, 2);
+    unsigned char *jpeg;
+    size_t jlen;
+    make_images_pdf(tpath("images3r.pdf"), &jpeg, &jlen);
+    g_free(jpeg);
+}
+
+START_TEST(test_extract_refused)
+{
+    const struct refusal *r = &refusals[_i];
+    make_refusal_pdfs();
+    char name[32];
+    snprintf(name, sizeof name, "ex-refused-%d", _i);
+    char *dir = fresh_dir(name);
+    struct err err = ERR_INIT;
+    ck_assert_int_eq(pdf_extract_images(tpath(r->pdf), dir, "png", 90, &r->lim, NULL, NULL, &err),
+                     -1);
+    ck_assert_int_eq(err.code, ERR_CONVERT);
+    if (r->msg)
+        ck_assert_str_eq(err.msg, r->msg);
+    else
+        ck_assert_msg(strncmp(err.msg, "cannot read the PDF: ", 21) == 0, "%s", err.msg);
+    ck_assert_int_eq(count_dir(dir), 0);
+}
+END_TEST
+
+static bool cancel_at_page2(void *opaque, double percent, const char *message)
+{
+    int *calls = opaque;
+    (*calls)++;
+    ck_assert(percent >= 0 && percent <= 100);
+    return strstr(message, "page 2 of") != NULL;
+}
+
+START_TEST(test_extract_encrypted_cancel)
+{
+    unsigned char *jpeg;
+    size_t jlen;
+    make_images_pdf(tpath("images3e.pdf"), &jpeg, &jlen);
+    g_free(jpeg);
+    char *cmd = xasprintf("qpdf --encrypt '' owner 256 -- %s %s", tpath("images3e.pdf"),
+                          tpath("images3-open.pdf"));
+    run_ok(cmd);
+    free(cmd);
+    char *dir = fresh_dir("ex-enc");
+    struct err err = ERR_INIT;
+    int n = pdf_extract_images(tpath("images3-open.pdf"), dir, "png", 90, &big_limits, NULL, NULL,
+                               &err);
+    ck_assert_msg(n == 3, "%d: %s", n, err.msg);
+    int w, h, b;
+    unsigned char *px = load_pixels(tpath("ex-enc/2.png"), &w, &h, &b);
+    ck_assert_int_eq(w, GW);
+    ck_assert_int_eq(memcmp(px, ex_gray, sizeof ex_gray), 0);
+    g_free(px);
+
+    /* Cancelled before page 2: page 1's image is removed again. */
+    dir = fresh_dir("ex-cancel");
+    int calls = 0;
+    err_clear(&err);
+    ck_assert_int_eq(pdf_extract_images(tpath("images3e.pdf"), dir, "png", 90, &big_limits,
+                                        cancel_at_page2, &calls, &err),
+                     -1);
+    ck_assert_int_eq(err.code, ERR_CANCELLED);
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(count_dir(dir), 0);
+
+    dir = fresh_dir("ex-tiff");
+    err_clear(&err);
+    ck_assert_int_eq(
+        pdf_extract_images(tpath("images3e.pdf"), dir, "tiff", 90, &big_limits, NULL, NULL, &err),
+        -1);
+    ck_assert_str_eq(err.msg, "images are extracted as png or jpg");
+}
+END_TEST
+
+extern const struct converter converter_ghostscript;
+
+/* The ghostscript converter's side: option, check hook, and the branch of convert(). */
+START_TEST(test_extract_converter)
+{
+    const struct conv_option *opt = converter_ghostscript.options;
+    while (opt->name && strcmp(opt->name, "extract") != 0)
+        opt++;
+    ck_assert_ptr_nonnull(opt->name);
+    ck_assert_int_eq(opt->type, CONV_OPT_ENUM);
+    ck_assert_str_eq(opt->def, "\"pages\"");
+    ck_assert_str_eq(opt->choices[0], "pages");
+    ck_assert_str_eq(opt->choices[1], "images");
+    ck_assert_ptr_null(opt->choices[2]);
+
+    json_t *images = json_pack("{s:s}", "extract", "images");
+    json_t *pages = json_pack("{s:s}", "extract", "pages");
+    struct err err = ERR_INIT;
+    ck_assert_int_eq(converter_ghostscript.check("pdf", "png", CONV_MODE_EXTRACT, images, &err), 0);
+    ck_assert_int_eq(converter_ghostscript.check("pdf", "jpg", CONV_MODE_EXTRACT, images, &err), 0);
+    ck_assert_int_eq(converter_ghostscript.check("pdf", "tiff", CONV_MODE_EXTRACT, pages, &err), 0);
+    ck_assert_int_eq(converter_ghostscript.check("pdf", "tiff", CONV_MODE_CONVERT, images, &err),
+                     0);
+    ck_assert_int_eq(converter_ghostscript.check("pdf", "tiff", CONV_MODE_EXTRACT, images, &err),
+                     -1);
+    ck_assert_int_eq(err.code, ERR_BADPARAM);
+    ck_assert_str_eq(err.msg, "invalid value for converteroptions[extract]: images are extracted "
+                              "as png or jpg");
+    err_clear(&err);
+    ck_assert_int_eq(converter_ghostscript.check("ps", "png", CONV_MODE_EXTRACT, images, &err), -1);
+    ck_assert_str_eq(err.msg, "invalid value for converteroptions[extract]: images are extracted "
+                              "from PDF files only");
+
+    struct err ierr = ERR_INIT;
+    if (converter_ghostscript.init(&ierr) < 0)
+        ck_abort_msg("ghostscript init: %s", ierr.msg);
+    unsigned char *jpeg;
+    size_t jlen;
+    make_images_pdf(tpath("images3c.pdf"), &jpeg, &jlen);
+    g_free(jpeg);
+    const struct conv_limits limits = {100000000, 32768, 1000};
+    const char *in[] = {tpath("images3c.pdf"), NULL};
+    struct conv_job job = {
+        .mode = CONV_MODE_EXTRACT,
+        .inputs = in,
+        .output_dir = fresh_dir("ex-conv-images"),
+        .in_format = "pdf",
+        .out_format = "png",
+        .options = images,
+        .limits = &limits,
+        .threads = 1,
+    };
+    struct conv_result res = {0};
+    err_clear(&err);
+    ck_assert_msg(converter_ghostscript.convert(&job, &res, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(count_dir(job.output_dir), 3);
+    ck_assert(exists(tpath("ex-conv-images/3.png")));
+    int w, h, b;
+    unsigned char *px = load_pixels(tpath("ex-conv-images/1.png"), &w, &h, &b);
+    ck_assert_int_eq(w, RW);
+    ck_assert_int_eq(h, RH);
+    g_free(px);
+
+    /* extract "pages": gs draws the three pages at the default 150 dpi, as before. */
+    job.options = pages;
+    job.output_dir = fresh_dir("ex-conv-pages");
+    ck_assert_msg(converter_ghostscript.convert(&job, &res, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(count_dir(job.output_dir), 3);
+    px = load_pixels(tpath("ex-conv-pages/1.png"), &w, &h, &b);
+    ck_assert_int_eq(w, 83); /* 40 pt at 150 dpi */
+    g_free(px);
+    json_decref(images);
+    json_decref(pages);
+}
+END_TEST
+
+#endif
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *pdf_suite(void)
@@ -1009,6 +1515,14 @@ static Suite *pdf_suite(void)
     tcase_add_test(tc, test_write_images_refused);
     tcase_add_test(tc, test_converter);
     tcase_add_test(tc, test_table);
+#if HAVE_VIPS
+    tcase_add_test(tc, test_extract_png);
+    tcase_add_test(tc, test_extract_jpg);
+    tcase_add_test(tc, test_extract_decode);
+    tcase_add_loop_test(tc, test_extract_refused, 0, N(refusals));
+    tcase_add_test(tc, test_extract_encrypted_cancel);
+    tcase_add_test(tc, test_extract_converter);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
