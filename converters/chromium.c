@@ -44,6 +44,7 @@
 #include "common/mem.h"
 #include "common/timefmt.h"
 #include "converters/cdp.h"
+#include "converters/helper.h"
 #include "storage/fetch.h"
 #include "storage/webproxy.h"
 
@@ -281,36 +282,6 @@ static void forwarder_stop(struct forwarder *f)
 }
 
 /* ---- the browser process ----------------------------------------------------------- */
-
-struct argv {
-    char **v;
-    size_t n, cap;
-};
-
-static void argv_add(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void argv_add(struct argv *a, const char *fmt, ...)
-{
-    struct buf b = BUF_INIT;
-    va_list ap;
-
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (a->n + 2 > a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 48;
-        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = buf_steal(&b);
-    a->v[a->n] = NULL;
-}
-
-static void argv_fini(struct argv *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    memset(a, 0, sizeof *a);
-}
 
 struct browser {
     char *dir; /* private folder: profile, HOME, TMPDIR, log */

@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/text.h"
+#include "converters/helper.h"
 #include "converters/pdf.h"
 
 /* ---- facts ------------------------------------------------------------------------- */
@@ -508,48 +509,6 @@ fail:
     return -1;
 }
 
-/* ---- argument vectors -------------------------------------------------------------- */
-
-struct argv {
-    char **v;
-    size_t n, cap;
-};
-
-static void argv_add(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void argv_add(struct argv *a, const char *fmt, ...)
-{
-    struct buf b = BUF_INIT;
-    va_list ap;
-
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (a->n + 2 > a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 32;
-        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = buf_steal(&b);
-    a->v[a->n] = NULL;
-}
-
-/* The command line at debug level: paths in it are the work folder's, never the client's. */
-static void argv_log(const struct argv *a)
-{
-    struct buf b = BUF_INIT;
-    for (size_t i = 0; i < a->n; i++)
-        buf_printf(&b, "%s%s", i ? " " : "", a->v[i]);
-    log_debug("ghostscript: %s", b.data ? b.data : "");
-    buf_fini(&b);
-}
-
-static void argv_fini(struct argv *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i]);
-    free(a->v);
-    memset(a, 0, sizeof *a);
-}
-
 struct settings {
     bool has_range;
     int first, last; /* page_range as given */
@@ -729,25 +688,9 @@ static int work_init(struct work *w, struct err *err)
  * a symbolic link (gs checks the name it is given). */
 static int work_link_input(struct work *w, const char *input, const char *name, struct err *err)
 {
-    char *abs = NULL, *dst = xasprintf("%s/%s", w->dir, name);
-    int rc = -1;
+    char *dst = xasprintf("%s/%s", w->dir, name);
+    int rc = helper_link_input(input, dst, "ghostscript", err);
 
-    if (input[0] != '/') {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd)) {
-            err_set(err, ERR_INTERNAL, "ghostscript: getcwd: %s", strerror(errno));
-            goto out;
-        }
-        abs = xasprintf("%s/%s", cwd, input);
-        input = abs;
-    }
-    if (link(input, dst) < 0 && symlink(input, dst) < 0) {
-        err_set(err, ERR_INTERNAL, "ghostscript: cannot link the input: %s", strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    free(abs);
     free(dst);
     return rc;
 }
@@ -760,7 +703,7 @@ static int run_one(struct work *w, const struct plan *p, struct watch *watch, st
 
     child_init(&c);
     build_argv(p, &a);
-    argv_log(&a);
+    argv_log(&a, "ghostscript");
     if (child_start(&c, a.v, w->env, w->dir, err) < 0)
         goto out;
     rc = children_wait(&c, 1, watch, err);
@@ -1070,7 +1013,7 @@ static int render(const struct conv_job *job, struct work *w, const struct devic
             .last = start[k + 1] - 1,
         };
         build_argv(&p, &a[k]);
-        argv_log(&a[k]);
+        argv_log(&a[k], "ghostscript");
         if (child_start(&c[k], a[k].v, w->env, w->dir, err) < 0) {
             for (int j = 0; j < k; j++)
                 child_kill(&c[j]);

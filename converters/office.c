@@ -46,6 +46,7 @@
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "converters/helper.h"
 #include "converters/options.h"
 #include "converters/registry.h"
 #if HAVE_QPDF
@@ -652,32 +653,6 @@ out:
     return rc;
 }
 
-/* The input under a name of ours in the work folder: LibreOffice sees neither the client's
- * file name nor its extension. A hard link, else a symbolic link. */
-static int link_input(const char *input, const char *dst, struct err *err)
-{
-    char *abs = NULL;
-    int rc = -1;
-
-    if (input[0] != '/') {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd)) {
-            err_set(err, ERR_INTERNAL, "office: getcwd: %s", strerror(errno));
-            goto out;
-        }
-        abs = xasprintf("%s/%s", cwd, input);
-        input = abs;
-    }
-    if (link(input, dst) < 0 && symlink(input, dst) < 0) {
-        err_set(err, ERR_INTERNAL, "office: cannot link the input: %s", strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    free(abs);
-    return rc;
-}
-
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     const struct office_format *from, *to = NULL;
@@ -716,7 +691,7 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
         goto out;
     }
     in = xasprintf("%s/in.%s", work, from->name);
-    if (link_input(job->inputs[0], in, err) < 0)
+    if (helper_link_input(job->inputs[0], in, "office", err) < 0)
         goto out;
     if (image) {
         out = xasprintf("%s/out.pdf", work);
