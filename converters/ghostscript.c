@@ -44,6 +44,7 @@
 #include "common/mem.h"
 #include "common/text.h"
 #include "converters/helper.h"
+#include "converters/options.h"
 #include "converters/pdf.h"
 
 /* ---- facts ------------------------------------------------------------------------- */
@@ -58,55 +59,12 @@
 #define HEAD_MAX       4096 /* first bytes gs prints: its "Error: ..." line is there */
 #define TAIL_MAX       2048 /* and the last ones, for errors without that line */
 
-/* spec "Converter options": "N" or "N-M", 1-based. Digits only: the numbers go into gs's
- * argument vector as integers we print ourselves, never as the client's text. */
-UNITTEST bool ghostscript_parse_range(const char *s, int *first, int *last);
-UNITTEST bool ghostscript_parse_range(const char *s, int *first, int *last)
-{
-    long v[2] = {0, 0};
-    int part = 0;
-    const char *p = s;
-
-    if (!s || !*s)
-        return false;
-    for (;;) {
-        const char *start = p;
-        while (*p >= '0' && *p <= '9') {
-            v[part] = v[part] * 10 + (*p - '0');
-            if (v[part] > 1000000000L)
-                return false;
-            p++;
-        }
-        if (p == start || v[part] < 1)
-            return false;
-        if (*p == '\0')
-            break;
-        if (*p != '-' || part == 1)
-            return false;
-        part = 1;
-        p++;
-    }
-    if (part == 0)
-        v[1] = v[0];
-    if (v[1] < v[0])
-        return false;
-    *first = (int)v[0];
-    *last = (int)v[1];
-    return true;
-}
-
-static bool range_valid(const char *s)
-{
-    int a, b;
-    return ghostscript_parse_range(s, &a, &b);
-}
-
 static const char *const preset_choices[] = {"screen", "ebook", "printer", "prepress", NULL};
 /* Mode extract: the pages drawn by gs, or the images embedded in the PDF (pdf.c, no gs). */
 static const char *const extract_choices[] = {"pages", "images", NULL};
 
 static const struct conv_option options[] = {
-    {.name = "page_range", .type = CONV_OPT_STRING, .def = NULL, .valid = range_valid},
+    {.name = "page_range", .type = CONV_OPT_STRING, .def = NULL, .valid = options_page_range_valid},
     {.name = "density", .type = CONV_OPT_INT, .def = "150", .min = 1, .max = 1200},
     {.name = "quality", .type = CONV_OPT_INT, .def = "90", .min = 1, .max = 100},
     {.name = "grayscale", .type = CONV_OPT_BOOL, .def = "false"},
@@ -525,8 +483,7 @@ static void read_settings(const json_t *o, struct settings *s)
     const char *str;
 
     memset(s, 0, sizeof *s);
-    s->has_range =
-        ghostscript_parse_range(jsonx_str(jsonx_get(o, "page_range")), &s->first, &s->last);
+    s->has_range = options_page_range(jsonx_str(jsonx_get(o, "page_range")), &s->first, &s->last);
     s->dpi = jsonx_int(jsonx_get(o, "density"), 150, &i) == 0 && i >= 1 && i <= 1200 ? (int)i : 150;
     s->quality =
         jsonx_int(jsonx_get(o, "quality"), 90, &i) == 0 && i >= 1 && i <= 100 ? (int)i : 90;

@@ -105,38 +105,10 @@ static const char *const pdf_filters[] = {
     [APP_IMPRESS] = "impress_pdf_Export",
 };
 
-/* spec "Converter options": "N" or "N-M", 1-based, as ghostscript.c reads it. */
-static bool range_valid(const char *s)
-{
-    long v[2] = {0, 0};
-    int part = 0;
-
-    if (!s || !*s)
-        return false;
-    for (const char *p = s;;) {
-        const char *start = p;
-        while (*p >= '0' && *p <= '9') {
-            v[part] = v[part] * 10 + (*p - '0');
-            if (v[part] > 1000000000L)
-                return false;
-            p++;
-        }
-        if (p == start || v[part] < 1)
-            return false;
-        if (*p == '\0')
-            break;
-        if (*p != '-' || part == 1)
-            return false;
-        part = 1;
-        p++;
-    }
-    return part == 0 || v[1] >= v[0];
-}
-
 /* The page options of the ghostscript converter for png/jpg, same names, same meaning:
  * they are handed to it for the PDF → image step. Ignored for other outputs. */
 static const struct conv_option options[] = {
-    {.name = "page_range", .type = CONV_OPT_STRING, .def = NULL, .valid = range_valid},
+    {.name = "page_range", .type = CONV_OPT_STRING, .def = NULL, .valid = options_page_range_valid},
     {.name = "density", .type = CONV_OPT_INT, .def = "150", .min = 1, .max = 1200},
     {.name = "quality", .type = CONV_OPT_INT, .def = "90", .min = 1, .max = 100},
     {.name = "grayscale", .type = CONV_OPT_BOOL, .def = "false"},

@@ -203,3 +203,45 @@ json_t *options_defaults_json(const struct converter *conv)
     }
     return out;
 }
+
+/* Digits only: the numbers go into helper programs' argument vectors as integers we print
+ * ourselves, never as the client's text. */
+bool options_page_range(const char *s, int *first, int *last)
+{
+    long v[2] = {0, 0};
+    int part = 0;
+    const char *p = s;
+
+    if (!s || !*s)
+        return false;
+    for (;;) {
+        const char *start = p;
+        while (*p >= '0' && *p <= '9') {
+            v[part] = v[part] * 10 + (*p - '0');
+            if (v[part] > 1000000000L)
+                return false;
+            p++;
+        }
+        if (p == start || v[part] < 1)
+            return false;
+        if (*p == '\0')
+            break;
+        if (*p != '-' || part == 1)
+            return false;
+        part = 1;
+        p++;
+    }
+    if (part == 0)
+        v[1] = v[0];
+    if (v[1] < v[0])
+        return false;
+    *first = (int)v[0];
+    *last = (int)v[1];
+    return true;
+}
+
+bool options_page_range_valid(const char *s)
+{
+    int first, last;
+    return options_page_range(s, &first, &last);
+}

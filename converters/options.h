@@ -24,4 +24,10 @@ int options_apply(const struct converter *conv, const json_t *given, json_t **ef
 /* {NAME: DEFAULT} for /conversiontypes, every DEFAULT a JSON string or null. New ref. */
 json_t *options_defaults_json(const struct converter *conv);
 
+/* A page_range value (spec "Converter options"): "N" or "N-M", 1-based, N <= M. True and
+ * *first, *last set when valid. */
+bool options_page_range(const char *s, int *first, int *last);
+/* The same as a conv_option.valid callback. */
+bool options_page_range_valid(const char *s);
+
 #endif

@@ -31,7 +31,6 @@ int main(void)
 #include "converters/pdf.h"
 
 extern const struct converter converter_ghostscript;
-bool ghostscript_parse_range(const char *s, int *first, int *last);
 
 static char fixdir[256]; /* inputs, made once */
 static char jobtmp[300]; /* TMPDIR of the conversions */
@@ -447,7 +446,7 @@ START_TEST(test_range_parse)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int a = -1, b = -1;
-        bool ok = ghostscript_parse_range(cases[i].s, &a, &b);
+        bool ok = options_page_range(cases[i].s, &a, &b);
         ck_assert_msg(ok == cases[i].ok, "\"%s\": %d", cases[i].s, ok);
         if (ok) {
             ck_assert_int_eq(a, cases[i].first);
