@@ -23,6 +23,10 @@ PACKAGES=(
 HELPERS=(
     chromium libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
     python3-uno fonts-dejavu-core fonts-liberation2
+    # real servers the storage tests start on 127.0.0.1: S3 (OpenStack Swift with s3api,
+    # which checks Signature V4), FTP(S) and an SMTP sink
+    swift swift-proxy swift-account swift-container swift-object
+    python3-pyftpdlib python3-aiosmtpd python3-openssl openssl
 )
 
 # As root directly (CI containers, Docker), else through sudo.
