@@ -19,7 +19,7 @@ struct mail_relay {
  * written here; CR and LF in `to` or `subject` are refused (ERR_BADPARAM), body lines are
  * sent with CRLF and dot-stuffed by libcurl. 30 s in all. ERR_CONVERT "email: <relay's
  * answer or curl reason>" on failure, never the password. */
-int mail_send(const struct mail_relay *relay, const char *to, const char *subject,
-              const char *body, struct err *err);
+int mail_send(const struct mail_relay *relay, const char *to, const char *subject, const char *body,
+              struct err *err);
 
 #endif
