@@ -274,15 +274,16 @@ json_t *preset_store_list(struct err *err)
     return list;
 }
 
-int key_store_has_email(int64_t key_id, bool *has_email, struct err *err)
+int key_store_email(int64_t key_id, char **email, struct err *err)
 {
     static const char sql[] = "SELECT email FROM keys WHERE id = ?";
     sqlite3_stmt *st = db_stmt(sql, err);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, key_id);
-    *has_email =
-        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0);
+    *email = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0))
+        *email = xstrdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     return 0;
 }

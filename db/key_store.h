@@ -23,8 +23,9 @@ json_t *key_store_list(struct err *err);
  * -1 with ERR_AUTH "Invalid API Key provided!" when unknown or malformed. */
 int key_store_check(const char *key, int64_t *key_id, char **email, struct err *err);
 
-/* Whether key key_id has an email address (for email=true). */
-int key_store_has_email(int64_t key_id, bool *has_email, struct err *err);
+/* The email address of key key_id (for email=true): *email new string, or NULL when the key
+ * has none. */
+int key_store_email(int64_t key_id, char **email, struct err *err);
 
 /* Add or replace preset `id` of the key given in clear (ERR_AUTH when unknown); options must
  * be a JSON object (ERR_BADPARAM). */

@@ -30,6 +30,8 @@ enum cfg_type {
     CFG_LIST,   /* --allow-url entries: repeatable, comma-separated */
     CFG_LISTEN, /* HOST:PORT -> listen_host + listen_port */
     CFG_URL,    /* [SCHEME://]HOST[:PORT] -> public_scheme + public_host */
+    CFG_SMTP,   /* char *; smtp[s]://HOST[:PORT], "" means NULL */
+    CFG_EMAIL,  /* char *; one plain address LOCAL@DOMAIN, "" means NULL */
 };
 
 /* Where a setting may come from. The subcommand arguments (--key, --options, ...) are
@@ -118,6 +120,18 @@ static const struct flag flags[] = {
      "idle HTTP connection timeout", 1, DAY, NULL, FROM_ALL},
     {"rate-limit", CFG_INT, OFF(rate_limit), "0", "N",
      "requests per minute per API key, 0 = no limit", 0, 100000000, NULL, FROM_ALL},
+    {"smtp-url", CFG_SMTP, OFF(smtp_url), NULL, "smtp[s]://HOST[:PORT]",
+     "SMTP relay for email=true notifications (STARTTLS when offered; smtps: TLS from the start); "
+     "unset: none are sent",
+     0, 0, NULL, FROM_ALL},
+    {"smtp-user", CFG_STRING, OFF(smtp_user), NULL, "USER", "log in to the relay as USER", 0, 0,
+     NULL, FROM_ALL},
+    /* A flag shows in ps: the help points to the safer places. */
+    {"smtp-password", CFG_STRING, OFF(smtp_password), NULL, "PASSWORD",
+     "password of --smtp-user (better in the environment or the config file)", 0, 0, NULL,
+     FROM_ALL},
+    {"smtp-from", CFG_EMAIL, OFF(smtp_from), NULL, "ADDRESS",
+     "sender of notifications (default: convertd@ and this host's name)", 0, 0, NULL, FROM_ALL},
     {"log-level", CFG_STRING, OFF(log_level), "info", "LEVEL", "debug, info, warn or error", 0, 0,
      log_levels, FROM_ALL},
     /* A config file naming another config file would be a loop to define; not allowed. */
@@ -300,6 +314,35 @@ static bool parse_listen(const char *v, char **host, int *port)
     return true;
 }
 
+/* HOST[:PORT] of len bytes at auth, HOST a name, an IPv4 literal or [IPv6], PORT 1-65535. */
+static bool parse_authority(const char *auth, size_t len)
+{
+    /* The port's colon follows the host (after the brackets of an IPv6 literal). */
+    const char *close = auth[0] == '[' ? memchr(auth, ']', len) : NULL;
+    const char *from = close != NULL ? close : auth;
+    const char *colon = memchr(from, ':', len - (size_t)(from - auth));
+    size_t hlen = colon != NULL ? (size_t)(colon - auth) : len;
+    char *h = NULL;
+    int port;
+
+    if (auth[0] == '[' && close == NULL)
+        return false;
+    if (!parse_host(auth, hlen, &h))
+        return false;
+    free(h);
+    if (colon != NULL) {
+        char pbuf[8];
+        size_t plen = len - hlen - 1;
+        if (plen == 0 || plen >= sizeof pbuf)
+            return false;
+        memcpy(pbuf, colon + 1, plen);
+        pbuf[plen] = '\0';
+        if (!parse_port(pbuf, 1, &port))
+            return false;
+    }
+    return true;
+}
+
 /* [SCHEME://]HOST[:PORT]. spec "Conventions": HOST (and the scheme, when given) go into every
  * URL we return, so anything that is not exactly an authority is refused: a path, query,
  * user info or blank would end up inside those URLs. A lone trailing '/' is the same URL
@@ -308,7 +351,7 @@ static bool parse_public_url(const char *v, char **scheme_out, char **host_out)
 {
     const char *sep = strstr(v, "://");
     const char *auth = v;
-    char *scheme = NULL, *h = NULL;
+    char *scheme = NULL;
     size_t len;
     bool ok = false;
 
@@ -331,31 +374,8 @@ static bool parse_public_url(const char *v, char **scheme_out, char **host_out)
     len = strlen(auth);
     if (len > 0 && auth[len - 1] == '/')
         len--;
-    if (len == 0 || len > 255)
+    if (len == 0 || len > 255 || !parse_authority(auth, len))
         goto out;
-    {
-        /* The port's colon follows the host (after the brackets of an IPv6 literal). */
-        const char *close = auth[0] == '[' ? memchr(auth, ']', len) : NULL;
-        const char *from = close != NULL ? close : auth;
-        const char *colon = memchr(from, ':', len - (size_t)(from - auth));
-        size_t hlen = colon != NULL ? (size_t)(colon - auth) : len;
-        int port;
-
-        if (auth[0] == '[' && close == NULL)
-            goto out;
-        if (!parse_host(auth, hlen, &h))
-            goto out;
-        if (colon != NULL) {
-            char pbuf[8];
-            size_t plen = len - hlen - 1;
-            if (plen == 0 || plen >= sizeof pbuf)
-                goto out;
-            memcpy(pbuf, colon + 1, plen);
-            pbuf[plen] = '\0';
-            if (!parse_port(pbuf, 1, &port))
-                goto out;
-        }
-    }
     free(*scheme_out);
     *scheme_out = scheme;
     scheme = NULL;
@@ -364,8 +384,40 @@ static bool parse_public_url(const char *v, char **scheme_out, char **host_out)
     ok = true;
 out:
     free(scheme);
-    free(h);
     return ok;
+}
+
+/* smtp://HOST[:PORT] or smtps://HOST[:PORT], a lone trailing '/' allowed. No user info: the
+ * credentials have flags of their own, which keeps them out of anything that shows the URL. */
+static bool check_smtp_url(const char *v)
+{
+    const char *auth;
+    size_t len;
+
+    if (strncasecmp(v, "smtp://", 7) == 0)
+        auth = v + 7;
+    else if (strncasecmp(v, "smtps://", 8) == 0)
+        auth = v + 8;
+    else
+        return false;
+    len = strlen(auth);
+    if (len > 0 && auth[len - 1] == '/')
+        len--;
+    return len > 0 && len <= 255 && parse_authority(auth, len);
+}
+
+/* One plain address LOCAL@DOMAIN, as mail_send() takes it: no display name, no blanks, nothing
+ * an SMTP command or a header would read as syntax. */
+static bool check_address(const char *v)
+{
+    const char *at = strrchr(v, '@');
+
+    if (at == NULL || at == v || at[1] == '\0' || strlen(v) > 254)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || strchr("<>,;\"()[]\\", *p) != NULL)
+            return false;
+    return true;
 }
 
 /* Apply one value from source src. `where` names the setting for messages: "--workers",
@@ -394,6 +446,13 @@ static int set_value(struct loader *ld, const struct flag *f, const char *v, enu
         } else {
             set_string(p, *v != '\0' ? v : NULL);
         }
+        break;
+    case CFG_SMTP:
+    case CFG_EMAIL:
+        /* The value is not repeated: a URL may carry user info with a password in it. */
+        if (*v != '\0' && !(f->type == CFG_SMTP ? check_smtp_url(v) : check_address(v)))
+            return err_set(err, ERR_BADPARAM, "%s: want %s", where, f->metavar);
+        set_string(p, *v != '\0' ? v : NULL);
         break;
     case CFG_INT:
     case CFG_INT64:
@@ -651,6 +710,27 @@ static int finish_data_dir(struct config *cfg, struct err *err)
     return 0;
 }
 
+/* The default sender: convertd@ and the host name when it is a plain DNS name. */
+static void finish_smtp_from(struct config *cfg)
+{
+    char host[256] = "";
+    size_t len;
+
+    if (cfg->smtp_from != NULL)
+        return;
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    len = strlen(host);
+    for (size_t i = 0; i < len; i++)
+        if (!is_host_char(host[i]))
+            len = 0;
+    if (len == 0 || host[0] == '-' || host[0] == '.')
+        cfg->smtp_from = xstrdup("convertd@localhost");
+    else
+        cfg->smtp_from = xasprintf("convertd@%s", host);
+}
+
 int config_load(struct config *cfg, int argc, char **argv, int first, struct err *err)
 {
     struct loader ld = {.cfg = cfg};
@@ -681,6 +761,7 @@ int config_load(struct config *cfg, int argc, char **argv, int first, struct err
     }
     if (finish_data_dir(cfg, err) != 0)
         goto out;
+    finish_smtp_from(cfg);
     rc = 0;
 out:
     free(args);
@@ -699,6 +780,10 @@ void config_fini(struct config *cfg)
     free(cfg->public_host);
     free(cfg->data_dir);
     addr_allow_free(cfg->allow);
+    free(cfg->smtp_url);
+    free(cfg->smtp_user);
+    free(cfg->smtp_password);
+    free(cfg->smtp_from);
     free(cfg->log_level);
     free(cfg->config_file);
     free(cfg->email);

@@ -44,6 +44,10 @@ struct config {
     int connection_limit;     /* --connection-limit, default 1024 */
     int connection_timeout;   /* --connection-timeout seconds, default 30 */
     int rate_limit;           /* --rate-limit requests per minute per key, 0 = off */
+    char *smtp_url;           /* --smtp-url smtp[s]://HOST[:PORT]; NULL: no email notifications */
+    char *smtp_user;          /* --smtp-user, NULL: no AUTH */
+    char *smtp_password;      /* --smtp-password; never printed or logged */
+    char *smtp_from;          /* --smtp-from, default convertd@HOSTNAME (convertd@localhost) */
     char *log_level;          /* --log-level debug|info|warn|error, default info */
     char *config_file;        /* --config */
 

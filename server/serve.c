@@ -23,6 +23,7 @@
 #include "db/db.h"
 #include "db/key_store.h"
 #include "server/engine/callback.h"
+#include "server/engine/notify.h"
 #include "server/engine/process.h"
 #include "server/engine/waiters.h"
 #include "server/engine/worker.h"
@@ -181,6 +182,8 @@ int serve_main(const struct config *cfg)
         goto out;
     }
     callbacks = true;
+    /* Email notifications (a no-op without --smtp-url). */
+    notify_email_start(cfg);
     if (waiters_start() < 0) {
         err_set(&err, ERR_INTERNAL, "cannot start the waiters timer");
         goto out;
@@ -209,6 +212,7 @@ out:
         worker_pool_stop();
     if (engine)
         engine_stop();
+    notify_email_stop();
     if (callbacks)
         callback_stop();
     db_thread_close();

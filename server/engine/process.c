@@ -20,6 +20,7 @@
  * dispatcher.
  */
 #include "server/engine/process.h"
+#include "server/engine/remote.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +45,7 @@
 #include "db/db.h"
 #include "server/config.h"
 #include "server/engine/callback.h"
+#include "server/engine/notify.h"
 #include "server/engine/waiters.h"
 #include "server/engine/worker.h"
 #include "storage/fetch.h"
@@ -398,6 +400,22 @@ static int queue_callback(const char *id, const char *step, struct err *err)
 /* Run the bound UPDATE st that moves id to its final step (finished or error) in one
  * transaction with the process's callback row (the outbox, SEC-25); then wake the waiters
  * and the callback dispatcher. False when the row was not in a step the UPDATE accepts. */
+/* email=true (spec "Start"): tell the key's address, once the final step is committed. */
+static void notify_final(const char *id, const char *step)
+{
+    struct process p;
+    struct err err = ERR_INIT;
+    if (process_load(id, &p, &err) < 0)
+        return;
+    const char *to = jsonx_str(json_object_get(p.job, "email"));
+    if (to) {
+        bool ok = strcmp(step, "finished") == 0;
+        const char *url = jsonx_str(json_object_get(json_object_get(p.doc, "output"), "url"));
+        notify_email(to, id, step, ok ? NULL : p.message, ok ? url : NULL);
+    }
+    process_fini(&p);
+}
+
 static bool commit_final(const char *id, const char *step, sqlite3_stmt *st)
 {
     struct err err = ERR_INIT;
@@ -423,6 +441,8 @@ out:
     if (err.code)
         log_error("process %s: cannot record step %s: %s", log_id(id), step, err.msg);
     if (changed) {
+        remote_forget(id);
+        notify_final(id, step);
         waiters_notify(id);
         callback_kick();
     }
@@ -696,6 +716,8 @@ static const char *input_type_name(enum input_type t)
         return "raw";
     case INPUT_BASE64:
         return "base64";
+    case INPUT_REMOTE:
+        return "remote"; /* the job names the storage ("s3", "ftp") */
     case INPUT_UPLOAD:
         break;
     }
@@ -889,6 +911,11 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
         json_object_set_new(job, "urls", urls);
     } else if (plan->input == INPUT_DOWNLOAD) {
         json_object_set_new(job, "url", json_string(plan->file));
+    } else if (plan->input == INPUT_REMOTE) {
+        /* spec "Storage parameters": the credentials stay in memory (remote.h) */
+        json_object_set_new(job, "input", json_string(remote_kind(plan->input_remote)));
+        json_object_set_new(job, "remote_file", json_string(plan->file));
+        remote_keep(p->id, "input", plan->input_remote);
     } else if (plan->input == INPUT_UPLOAD && plan->n_files > 0 && !parts) {
         /* spec "Uploads": one PUT per listed name; the conversion starts when all are in */
         json_t *expect = json_array();
@@ -919,8 +946,14 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
             doc, "upload",
             json_pack("{s:o}", "url", json_sprintf("%s/upload/%s", p->base, p->upload_token)));
         message = "Waiting for upload";
-    } else if (plan->input == INPUT_DOWNLOAD) {
+    } else if (plan->input == INPUT_DOWNLOAD || plan->input == INPUT_REMOTE) {
         message = "Downloading input file";
+    }
+    if (plan->email)
+        json_object_set_new(job, "email", json_string(plan->email));
+    if (plan->output_remote) {
+        json_object_set_new(job, "remote_output", json_string(remote_kind(plan->output_remote)));
+        remote_keep(p->id, "output", plan->output_remote);
     }
     if (plan->save) {
         json_t *output = json_object_get(doc, "output");
@@ -983,7 +1016,8 @@ int process_begin(struct process *p, const struct start_plan *plan, struct err *
         err_clear(err);
         break;
     }
-    case INPUT_DOWNLOAD: {
+    case INPUT_DOWNLOAD:
+    case INPUT_REMOTE: {
         struct active *a = active_claim(p->id);
         pthread_t t;
         pthread_attr_t attr;
@@ -1115,6 +1149,7 @@ int process_delete(const char *id, struct err *err)
     static const char sql[] = "DELETE FROM processes WHERE id = ?";
     if (!id_is_valid(id))
         return 0;
+    remote_forget(id);
     /* The row goes first: once it is gone nobody can reach the files, so removing them
      * cannot race a download. */
     sqlite3_stmt *st = db_stmt(sql, err);
@@ -1276,6 +1311,37 @@ static bool download_several(struct active *a, const struct process *p)
     return ok && !a->deleted;
 }
 
+/* Input from S3 or FTP with the credentials kept in memory at start. After a restart they
+ * are gone: the process ends (spec "Storage parameters"). */
+static bool fetch_remote_input(struct active *a, const struct process *p)
+{
+    struct remote *r = remote_find(a->id, "input");
+    const char *file = jsonx_str(json_object_get(p->job, "remote_file"));
+    struct err err = ERR_INIT;
+    if (!r) {
+        fail_process(a->id, 422, "interrupted by restart");
+        return false;
+    }
+    char *in_dir = job_path(a->id, "in");
+    char *tmp = xasprintf("%s/.download", in_dir);
+    bool ok = fsx_mkdir_p(in_dir, &err) == 0 &&
+              remote_get(r, file, tmp, g_config->max_upload_bytes, &a->cancel, &err) == 0;
+    if (ok && !a->deleted) {
+        const char *given = jsonx_str(json_object_get(p->job, "filename"));
+        const char *slash = strrchr(file, '/');
+        char *name = input_name(given ? given : slash ? slash + 1 : file, p->inputformat);
+        ok = place_input(a->id, remote_kind(r), name, tmp, NULL, 0, &err) == 0;
+        free(name);
+    }
+    if (!ok && !a->deleted)
+        fail_process(a->id, 422, err.msg);
+    unlink(tmp);
+    free(tmp);
+    free(in_dir);
+    remote_free(r);
+    return ok && !a->deleted;
+}
+
 /* A web page is not downloaded here: Chromium loads it through the guarded proxy, and the
  * job's input is a small file holding its URL (spec "Modes": website). Its name is the
  * given filename or the page's host. */
@@ -1313,6 +1379,10 @@ static void *download_thread(void *arg)
         goto out;
     if (json_is_array(json_object_get(p.job, "urls"))) {
         placed = download_several(a, &p);
+        goto done;
+    }
+    if (json_is_string(json_object_get(p.job, "remote_file"))) {
+        placed = fetch_remote_input(a, &p);
         goto done;
     }
     if (strcmp(p.inputformat, "website") == 0) {
@@ -1538,6 +1608,49 @@ out:
     fsx_rm_rf(tmp_dir);
     free(tmp_dir);
     free(out_dir);
+    return rc;
+}
+
+/* Step output with an output storage: every output file goes up (the ZIP of several does
+ * not), and the status's output object says where (spec "Storage parameters"). */
+static int store_remote_output(struct active *a, json_t *output, struct err *err)
+{
+    struct remote *r = remote_find(a->id, "output");
+    if (!r)
+        return err_set(err, ERR_CONVERT, "interrupted by restart");
+    const json_t *files = json_object_get(output, "files");
+    bool several = json_array_size(files) > 0;
+    size_t n = several ? json_array_size(files) : 1;
+    char *first = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *name =
+            jsonx_str(several ? json_array_get(files, i) : json_object_get(output, "filename"));
+        char *local = output_file_path(a->id, name ? name : "");
+        char *where = NULL;
+        rc = remote_put(r, local, name ? name : "", several, &where, &a->cancel, err);
+        if (rc == 0 && !first) {
+            first = where;
+            where = NULL;
+        }
+        free(where);
+        free(local);
+    }
+    if (rc == 0) {
+        /* several files: the folder they went into */
+        if (several) {
+            char *slash = strrchr(first, '/');
+            if (slash)
+                slash[1] = '\0';
+            else
+                first[0] = '\0';
+        }
+        json_t *pub = remote_public(r, first);
+        json_object_update(output, pub);
+        json_decref(pub);
+    }
+    free(first);
+    remote_free(r);
     return rc;
 }
 
@@ -1784,6 +1897,9 @@ static void run_process(struct active *a)
     } else if (finalize_outputs(&p, &output, &err) < 0) {
         goto fail;
     }
+    if (output && json_is_string(json_object_get(p.job, "remote_output")) &&
+        store_remote_output(a, output, &err) < 0)
+        goto fail;
     if (!finish_process(a->id, output, info))
         goto out;
     log_info("process %s finished", log_id(a->id));

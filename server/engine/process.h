@@ -79,7 +79,9 @@ int process_create(int64_t key_id, const char *base, const char *host, const cha
                    const char *inputformat, const char *outputformat, struct process *out,
                    struct err *err);
 
-enum input_type { INPUT_UPLOAD, INPUT_DOWNLOAD, INPUT_RAW, INPUT_BASE64 };
+enum input_type { INPUT_UPLOAD, INPUT_DOWNLOAD, INPUT_RAW, INPUT_BASE64, INPUT_REMOTE };
+
+struct remote;
 
 /* A validated start request (api_process.c builds it). Everything borrowed. */
 /* One input of a combine or archive process (spec "Modes", "Uploads", compat L2). */
@@ -98,9 +100,11 @@ struct start_plan {
     const json_t *options;      /* effective (typed, defaults filled) */
     const json_t *options_echo; /* converter.options of the status */
     enum input_type input;
-    const char *file;     /* download: URL */
-    const char *filename; /* client-given input file name, or NULL */
-    const char *content;  /* raw/base64: decoded bytes */
+    const char *file;                   /* download: URL; remote: the S3 key or FTP path */
+    const struct remote *input_remote;  /* input=remote: where from (kept in memory only) */
+    const struct remote *output_remote; /* NULL: outputs stay for download only */
+    const char *filename;               /* client-given input file name, or NULL */
+    const char *content;                /* raw/base64: decoded bytes */
     size_t content_len;
     const char *upload_path; /* a file part of the start request, already on disk */
     int64_t upload_size;
@@ -112,6 +116,7 @@ struct start_plan {
     int timeout;
     bool save;
     const char *callback;
+    const char *email; /* email=true: the key's address, notified at the end; else NULL */
     const json_t *tag;
 };
 

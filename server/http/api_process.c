@@ -19,6 +19,7 @@
 #include "db/key_store.h"
 #include "server/config.h"
 #include "server/engine/process.h"
+#include "server/engine/remote.h"
 #include "server/engine/waiters.h"
 #include "server/http/auth.h"
 #include "server/http/http.h"
@@ -178,10 +179,15 @@ struct plan_store {
     char *content;
     size_t content_len;
     struct plan_file *files;
+    struct remote *input_remote, *output_remote;
+    char *email;
 };
 
 static void plan_store_fini(struct plan_store *s)
 {
+    remote_free(s->input_remote);
+    remote_free(s->output_remote);
+    free(s->email);
     free(s->inputformat);
     free(s->outputformat);
     json_decref(s->effective);
@@ -377,9 +383,13 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
     /* input method (spec "Start", compat E1: missing means upload) */
     const json_t *input = json_object_get(params, "input");
     plan->input = INPUT_UPLOAD;
-    if (json_is_object(input))
-        return unsupported_storage("input", input, err);
-    if (jsonx_is_given(input)) {
+    if (json_is_object(input)) {
+        /* spec "Storage parameters": {"s3": {...}} or {"ftp": {...}}; file is the key or path */
+        if (remote_parse(input, "input", &s->input_remote, err) < 0)
+            return -1;
+        plan->input = INPUT_REMOTE;
+        plan->input_remote = s->input_remote;
+    } else if (jsonx_is_given(input)) {
         const char *in = json_is_string(input) ? json_string_value(input) : "";
         if (strcasecmp(in, "upload") == 0)
             plan->input = INPUT_UPLOAD;
@@ -389,8 +399,11 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
             plan->input = INPUT_RAW;
         else if (strcasecmp(in, "base64") == 0)
             plan->input = INPUT_BASE64;
-        else if (!strcasecmp(in, "s3") || !strcasecmp(in, "ftp") || !strcasecmp(in, "openstack") ||
-                 !strcasecmp(in, "azure") || !strcasecmp(in, "googlecloud"))
+        else if (!strcasecmp(in, "s3") || !strcasecmp(in, "ftp"))
+            return err_set(err, ERR_BADPARAM, "input %s needs its parameters: input[%s][...]", in,
+                           in);
+        else if (!strcasecmp(in, "openstack") || !strcasecmp(in, "azure") ||
+                 !strcasecmp(in, "googlecloud"))
             return unsupported_storage("input", input, err);
         else
             return err_set(err, ERR_BADPARAM, "input must be upload, download, raw or base64");
@@ -402,10 +415,17 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
     if (filename && (strlen(filename) > 1024))
         return err_set(err, ERR_BADPARAM, "filename is too long");
     plan->filename = filename;
-    if ((bit == CONV_MODE_COMBINE || bit == CONV_MODE_ARCHIVE) &&
+    if ((bit == CONV_MODE_COMBINE || bit == CONV_MODE_ARCHIVE) && plan->input != INPUT_REMOTE &&
         plan_files(params, r, plan, s, err) < 0)
         return -1;
     switch (plan->n_files > 0 ? INPUT_UPLOAD : plan->input) {
+    case INPUT_REMOTE:
+        if (!json_is_string(file) || !*json_string_value(file) || jsonx_has_nul(file))
+            return err_set(err, ERR_BADPARAM, "file is missing: input[%s] needs the %s of the file",
+                           remote_kind(s->input_remote),
+                           strcmp(remote_kind(s->input_remote), "s3") == 0 ? "key" : "path");
+        plan->file = json_string_value(file);
+        break;
     case INPUT_UPLOAD:
         if (plan->n_files > 0)
             break;
@@ -464,17 +484,20 @@ static int build_plan(const struct process *p, struct request *r, struct start_p
     if (jsonx_bool(json_object_get(params, "email"), false, false, &flag) < 0)
         return err_set(err, ERR_BADPARAM, "email must be true or false");
     if (flag) {
-        bool has_email;
-        if (key_store_has_email(p->key_id, &has_email, err) < 0)
+        if (key_store_email(p->key_id, &s->email, err) < 0)
             return -1;
-        if (!has_email)
+        if (!s->email)
             return err_set(err, ERR_BADPARAM, "email: this API key has no email address");
+        plan->email = s->email;
     }
     const json_t *output = json_object_get(params, "output");
     if (jsonx_is_given(output) && !json_is_object(output))
         return err_set(err, ERR_BADPARAM, "output must be an object like {\"s3\": {...}}");
-    if (json_is_object(output) && json_object_size(output) > 0)
-        return unsupported_storage("output", output, err);
+    if (json_is_object(output) && json_object_size(output) > 0) {
+        if (remote_parse(output, "output", &s->output_remote, err) < 0)
+            return -1;
+        plan->output_remote = s->output_remote;
+    }
     plan->mode = mode;
     plan->inputformat = s->inputformat;
     plan->outputformat = s->outputformat;

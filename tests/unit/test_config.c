@@ -150,6 +150,10 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.connection_timeout, 30);
     ck_assert_int_eq(cfg.rate_limit, 0);
     ck_assert_str_eq(cfg.log_level, "info");
+    ck_assert_ptr_null(cfg.smtp_url);
+    ck_assert_ptr_null(cfg.smtp_user);
+    ck_assert_ptr_null(cfg.smtp_password);
+    ck_assert_ptr_nonnull(cfg.smtp_from);
     ck_assert_ptr_null(cfg.config_file);
     ck_assert_ptr_null(cfg.key);
     ck_assert_ptr_null(cfg.email);
@@ -321,6 +325,10 @@ static const struct {
     {{"--public-url", "ftp://x"}, NULL, NULL, "--public-url"},
     {{"--allow-url", "not an address"}, NULL, NULL, "--allow-url"},
     {{"--test-converters=maybe"}, NULL, NULL, "--test-converters"},
+    {{"--smtp-url", "http://relay.example"}, NULL, NULL, "--smtp-url"},
+    {{"--smtp-from", "no address"}, NULL, NULL, "--smtp-from"},
+    {{NULL}, "CONVERTD_SMTP_URL", "relay.example:25", "CONVERTD_SMTP_URL"},
+    {{NULL}, "CONVERTD_SMTP_FROM", "a@b\r\nBcc: c@d", "CONVERTD_SMTP_FROM"},
     {{"--port-file"}, NULL, NULL, "--port-file needs a value"},
     {{"--no-such-flag", "1"}, NULL, NULL, "unknown flag --no-such-flag"},
     {{"--no-such-flag=1"}, NULL, NULL, "unknown flag --no-such-flag"},
@@ -460,6 +468,113 @@ START_TEST(test_public_url)
 }
 END_TEST
 
+static const struct {
+    const char *value;
+    bool ok;
+} smtp_url_cases[] = {
+    {"smtp://relay.example", true},
+    {"smtp://relay.example:25", true},
+    {"smtps://relay.example:465", true},
+    {"SMTP://Relay.Example:587/", true},
+    {"smtp://127.0.0.1:2525", true},
+    {"smtp://[::1]:25", true},
+    {"http://relay.example", false},
+    {"smtpx://relay.example", false},
+    {"relay.example:25", false},
+    {"//relay.example", false},
+    {"smtp://", false},
+    {"smtp:///", false},
+    {"smtp://:25", false},
+    {"smtp://relay.example:0", false},
+    {"smtp://relay.example:65536", false},
+    {"smtp://relay.example:", false},
+    {"smtp://relay.example/helo.name", false},
+    {"smtp://user:Secret-Pw-42@relay.example", false},
+    {"smtp://relay example", false},
+    {"smtp://[::1", false},
+};
+
+START_TEST(test_smtp_url)
+{
+    struct config cfg;
+    struct err err = ERR_INIT;
+    int rc = load(&cfg, &err, "--smtp-url", smtp_url_cases[_i].value, NULL);
+
+    if (!smtp_url_cases[_i].ok) {
+        ck_assert_msg(rc == -1, "\"%s\" accepted", smtp_url_cases[_i].value);
+        ck_assert_int_eq(err.code, ERR_BADPARAM);
+        ck_assert_msg(strstr(err.msg, "--smtp-url") != NULL, "%s", err.msg);
+        /* The value is not repeated: it may carry a password. */
+        ck_assert_ptr_null(strstr(err.msg, "Secret-Pw-42"));
+        ck_assert_ptr_null(cfg.smtp_url);
+        return;
+    }
+    ck_assert_msg(rc == 0, "\"%s\": %s", smtp_url_cases[_i].value, err.msg);
+    ck_assert_str_eq(cfg.smtp_url, smtp_url_cases[_i].value);
+    config_fini(&cfg);
+}
+END_TEST
+
+/* The four SMTP settings from each source; an empty flag unsets the URL again. */
+START_TEST(test_smtp_sources)
+{
+    struct config cfg;
+    struct err err = ERR_INIT;
+    char host[256] = "", want[300];
+
+    ck_assert_msg(load(&cfg, &err, "--smtp-url", "smtps://flag.example:465", "--smtp-user", "u1",
+                       "--smtp-password=p1", "--smtp-from", "robot@flag.example", NULL) == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(cfg.smtp_url, "smtps://flag.example:465");
+    ck_assert_str_eq(cfg.smtp_user, "u1");
+    ck_assert_str_eq(cfg.smtp_password, "p1");
+    ck_assert_str_eq(cfg.smtp_from, "robot@flag.example");
+    config_fini(&cfg);
+
+    write_file("c.conf", "smtp-url = smtp://file.example:25\n"
+                         "smtp_user = fileuser\n"
+                         "smtp-password = \"pw with # and spaces\"\n"
+                         "smtp-from = files@file.example\n");
+    setenv("CONVERTD_SMTP_USER", "envuser", 1);
+    setenv("CONVERTD_SMTP_PASSWORD", "env-pw", 1);
+    ck_assert_msg(load(&cfg, &err, "--config", "c.conf", NULL) == 0, "%s", err.msg);
+    ck_assert_str_eq(cfg.smtp_url, "smtp://file.example:25");
+    ck_assert_str_eq(cfg.smtp_user, "envuser");
+    ck_assert_str_eq(cfg.smtp_password, "env-pw");
+    ck_assert_str_eq(cfg.smtp_from, "files@file.example");
+    config_fini(&cfg);
+
+    unsetenv("CONVERTD_SMTP_PASSWORD");
+    ck_assert_msg(load(&cfg, &err, "--config", "c.conf", "--smtp-url=", NULL) == 0, "%s", err.msg);
+    ck_assert_ptr_null(cfg.smtp_url);
+    ck_assert_str_eq(cfg.smtp_password, "pw with # and spaces");
+    config_fini(&cfg);
+
+    /* Without --smtp-from: convertd@ and the host name. */
+    setenv("CONVERTD_SMTP_URL", "smtp://env.example", 1);
+    ck_assert_msg(load(&cfg, &err, NULL) == 0, "%s", err.msg);
+    ck_assert_str_eq(cfg.smtp_url, "smtp://env.example");
+    ck_assert_int_eq(gethostname(host, sizeof host - 1), 0);
+    snprintf(want, sizeof want, "convertd@%s", host[0] != '\0' ? host : "localhost");
+    ck_assert_str_eq(cfg.smtp_from, want);
+    config_fini(&cfg);
+}
+END_TEST
+
+/* The password has no default, so the usage never shows one; nor does any error. */
+START_TEST(test_smtp_password_not_shown)
+{
+    struct config cfg;
+    struct err err = ERR_INIT;
+
+    ck_assert_ptr_null(strstr(config_usage(), "Pw-Never-Shown"));
+    setenv("CONVERTD_SMTP_PASSWORD", "Pw-Never-Shown", 1);
+    ck_assert_int_eq(load(&cfg, &err, "--smtp-url", "smtp://x.example/path", NULL), -1);
+    ck_assert_ptr_null(strstr(err.msg, "Pw-Never-Shown"));
+    ck_assert_ptr_null(strstr(config_usage(), "Pw-Never-Shown"));
+}
+END_TEST
+
 START_TEST(test_sizes)
 {
     static const struct {
@@ -538,6 +653,7 @@ static const struct {
     {"public-url = \"https://x\n", "bad.conf:1: public-url"},
     {"public-url = \"https://x\" trailing\n", "bad.conf:1: public-url"},
     {"listen = 1.2.3.4\n", "bad.conf:1: listen"},
+    {"smtp-url = smtp://relay.example/path\n", "bad.conf:1: smtp-url"},
     {" = 4\n", "bad.conf:1: unknown setting \"\""},
 };
 
@@ -666,6 +782,10 @@ START_TEST(test_usage)
         "--connection-timeout",
         "--rate-limit",
         "--log-level",
+        "--smtp-url smtp[s]://HOST[:PORT]",
+        "--smtp-user",
+        "--smtp-password",
+        "--smtp-from",
         "--config",
         "--email",
         "--key",
@@ -713,6 +833,13 @@ static Suite *config_suite(void)
     tc = tcase_create("public_url");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_public_url, 0, sizeof url_cases / sizeof url_cases[0]);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("smtp");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_smtp_url, 0, sizeof smtp_url_cases / sizeof smtp_url_cases[0]);
+    tcase_add_test(tc, test_smtp_sources);
+    tcase_add_test(tc, test_smtp_password_not_shown);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("file");

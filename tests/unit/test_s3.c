@@ -495,9 +495,8 @@ static bool json_field(const char *line, const char *name, char *out, size_t siz
  * program dies) and read its JSON line. */
 static pid_t start_swift(const char *folder, int *stdin_fd)
 {
-    const char *data = getenv("CONVERTD_TEST_DATA");
-    char *script =
-        data ? xasprintf("%s/../lib/swift_s3.py", data) : xstrdup("tests/lib/swift_s3.py");
+    const char *lib = getenv("CONVERTD_TEST_LIB");
+    char *script = lib ? xasprintf("%s/swift_s3.py", lib) : xstrdup("tests/lib/swift_s3.py");
     int in[2], out[2];
     char line[1024];
     FILE *f;
