@@ -381,32 +381,48 @@ describe('start: POST /process/ID (C, E, J4)', function () {
         });
     });
 
-    describe('storage inputs not compiled in', function () {
-        it('input {"s3": {...}} → 400 "... is not supported by this server"', async function () {
+    describe('storage inputs (nothing listens on port 9)', function () {
+        async function failure(proc) {
+            const st = await api.status(proc, { wait: 'true' }, { timeout: 30000 });
+            return st.json();
+        }
+
+        it('input {"s3": {...}} is taken; an endpoint nobody serves then fails: 422 "S3: ..."', async function () {
             const proc = await newProc();
             const r = await api.start(proc, { input: { s3: { accesskeyid: 'AK', secretaccesskey: 'SK',
-                bucket: 'b' } }, file: 'in.png' });
-            expect(r.status).to.equal(400);
-            expect(H.errorText(r.json())).to.contain('not supported by this server');
+                bucket: 'bucket-b', endpoint: 'http://127.0.0.1:9' } }, file: 'in.png' });
+            expect(r.status, r.text()).to.equal(200);
+            const st = await failure(proc);
+            expect(st.step).to.equal('error');
+            expect(st.message).to.match(/^S3: /);
+            expect(JSON.stringify(st)).to.not.contain('"SK"');
         });
 
-        it('input {"ftp": {...}} → 400 "... is not supported by this server"', async function () {
+        it('input {"ftp": {...}} is taken; a server nobody runs then fails: 422 "FTP: ..."', async function () {
             const proc = await newProc();
-            const r = await api.start(proc, { input: { ftp: { host: '127.0.0.1', user: 'u',
+            const r = await api.start(proc, { input: { ftp: { host: '127.0.0.1', port: 9, user: 'u',
                 password: 'p' } }, file: 'in.png' });
-            expect(r.status).to.equal(400);
-            expect(H.errorText(r.json())).to.contain('not supported by this server');
+            expect(r.status, r.text()).to.equal(200);
+            const st = await failure(proc);
+            expect(st.step).to.equal('error');
+            expect(st.message).to.match(/^FTP: /);
         });
 
         it('input=s3&input[s3][bucket]=b in one query: the object wins (C2)', async function () {
             const proc = await newProc();
             const r = await H.request({ method: 'POST', url: H.abs(proc.url),
                 query: 'input=s3&input[s3][accesskeyid]=AK&input[s3][secretaccesskey]=SK' +
-                    '&input[s3][bucket]=b&file=in.png' });
+                    '&input[s3][bucket]=bucket-b&input[s3][endpoint]=http://127.0.0.1:9&file=in.png' });
+            expect(r.status, r.text()).to.equal(200);
+            const st = await failure(proc);
+            expect(st.message).to.match(/^S3: /);
+        });
+
+        it('input=s3 alone (no parameters) → 400 naming input[s3]', async function () {
+            const proc = await newProc();
+            const r = await api.start(proc, { input: 's3', file: 'in.png' });
             expect(r.status).to.equal(400);
-            const text = H.errorText(r.json());
-            expect(text).to.contain('not supported by this server');
-            expect(text).to.match(/s3/i);
+            expect(H.errorText(r.json())).to.contain('input[s3]');
         });
     });
 
