@@ -24,6 +24,9 @@ static const struct conv_option options[] = {
     {.name = "seconds", .type = CONV_OPT_NUMBER, .def = "1", .min = 0, .max = 3600},
     {.name = "files", .type = CONV_OPT_INT, .def = "1", .min = 1, .max = 100},
     {.name = "percent_steps", .type = CONV_OPT_INT, .def = "4", .min = 0, .max = 100},
+    /* > 0: the output is this many bytes of a pattern (byte i is i % 251) instead of a copy
+     * of the input: large outputs without large uploads. */
+    {.name = "output_bytes", .type = CONV_OPT_INT, .def = "0", .min = 0, .max = 1e13},
     {0},
 };
 
@@ -95,6 +98,34 @@ out:
     return rc;
 }
 
+/* out.EXT of n bytes, byte i being i % 251 (a length no power of two divides). */
+static int write_pattern(const char *dir, const char *ext, int64_t n, struct err *err)
+{
+    static unsigned char block[251 * 4096];
+    char path[4096];
+    int rc = -1;
+
+    for (size_t i = 0; i < sizeof block; i++)
+        block[i] = (unsigned char)(i % 251);
+    snprintf(path, sizeof path, "%s/out.%s", dir, ext);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return err_set(err, ERR_CONVERT, "fake: cannot create output: %s", strerror(errno));
+    for (int64_t done = 0; done < n;) {
+        size_t chunk = n - done < (int64_t)sizeof block ? (size_t)(n - done) : sizeof block;
+        if (fwrite(block, 1, chunk, f) != chunk) {
+            err_set(err, ERR_CONVERT, "fake: write failed: %s", strerror(errno));
+            goto out;
+        }
+        done += (int64_t)chunk;
+    }
+    rc = 0;
+out:
+    if (fclose(f) != 0 && rc == 0)
+        rc = err_set(err, ERR_CONVERT, "fake: write failed: %s", strerror(errno));
+    return rc;
+}
+
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     const char *action = jsonx_str(jsonx_get(job->options, "action"));
@@ -162,6 +193,9 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
                 return -1;
         return 0;
     }
+    int64_t out_bytes = 0;
+    if (jsonx_int(jsonx_get(job->options, "output_bytes"), 0, &out_bytes) == 0 && out_bytes > 0)
+        return write_pattern(job->output_dir, ext, out_bytes, err);
     if (strcmp(ext, "heavy") == 0) {
         char path[4096];
         snprintf(path, sizeof path, "%s/out.heavy", job->output_dir);

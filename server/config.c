@@ -31,6 +31,7 @@ enum cfg_type {
     CFG_LISTEN, /* HOST:PORT -> listen_host + listen_port */
     CFG_URL,    /* [SCHEME://]HOST[:PORT] -> public_scheme + public_host */
     CFG_SMTP,   /* char *; smtp[s]://HOST[:PORT], "" means NULL */
+    CFG_BASE,   /* char *; http[s]://HOST[:PORT], the base of a service's API */
     CFG_EMAIL,  /* char *; one plain address LOCAL@DOMAIN, "" means NULL */
 };
 
@@ -96,10 +97,13 @@ static const struct flag flags[] = {
     {"callback-retry-delay", CFG_INT, OFF(callback_retry_delay), "5", "SECONDS",
      "pause between callback attempts", 0, DAY, NULL, FROM_ALL},
     {"allow-private-urls", CFG_BOOL, OFF(allow_private_urls), "false", NULL,
-     "let downloads and callbacks reach private, loopback and link-local addresses", 0, 0, NULL,
-     FROM_ALL},
+     "let downloads, callbacks, web pages and storage transfers reach private, loopback and "
+     "link-local addresses",
+     0, 0, NULL, FROM_ALL},
     {"allow-url", CFG_LIST, OFF(allow), NULL, "CIDR|HOST:PORT",
-     "let downloads and callbacks reach this range or address (repeatable)", 0, 0, NULL, FROM_ALL},
+     "let downloads, callbacks, web pages and storage transfers reach this range or address "
+     "(repeatable)",
+     0, 0, NULL, FROM_ALL},
     {"test-converters", CFG_BOOL, OFF(test_converters), "false", NULL,
      "register the deterministic test converter (tests only)", 0, 0, NULL, FROM_ALL},
     {"max-pixels", CFG_INT64, OFF(max_pixels), "100000000", "N",
@@ -132,6 +136,12 @@ static const struct flag flags[] = {
      FROM_ALL},
     {"smtp-from", CFG_EMAIL, OFF(smtp_from), NULL, "ADDRESS",
      "sender of notifications (default: convertd@ and this host's name)", 0, 0, NULL, FROM_ALL},
+    {"dropbox-content-url", CFG_BASE, OFF(dropbox_content_url), "https://content.dropboxapi.com",
+     "http[s]://HOST[:PORT]", "Dropbox's content API (output dropbox uploads go there)", 0, 0, NULL,
+     FROM_ALL},
+    {"gdrive-api-url", CFG_BASE, OFF(gdrive_api_url), "https://www.googleapis.com",
+     "http[s]://HOST[:PORT]", "Google Drive's API (output googledrive uploads go there)", 0, 0,
+     NULL, FROM_ALL},
     {"log-level", CFG_STRING, OFF(log_level), "info", "LEVEL", "debug, info, warn or error", 0, 0,
      log_levels, FROM_ALL},
     /* A config file naming another config file would be a loop to define; not allowed. */
@@ -406,6 +416,24 @@ static bool check_smtp_url(const char *v)
     return len > 0 && len <= 255 && parse_authority(auth, len);
 }
 
+/* http://HOST[:PORT] or https://HOST[:PORT], a lone trailing '/' allowed. */
+static bool check_base_url(const char *v)
+{
+    const char *auth;
+    size_t len;
+
+    if (strncasecmp(v, "http://", 7) == 0)
+        auth = v + 7;
+    else if (strncasecmp(v, "https://", 8) == 0)
+        auth = v + 8;
+    else
+        return false;
+    len = strlen(auth);
+    if (len > 0 && auth[len - 1] == '/')
+        len--;
+    return len > 0 && len <= 255 && parse_authority(auth, len);
+}
+
 /* One plain address LOCAL@DOMAIN, as mail_send() takes it: no display name, no blanks, nothing
  * an SMTP command or a header would read as syntax. */
 static bool check_address(const char *v)
@@ -453,6 +481,11 @@ static int set_value(struct loader *ld, const struct flag *f, const char *v, enu
         if (*v != '\0' && !(f->type == CFG_SMTP ? check_smtp_url(v) : check_address(v)))
             return err_set(err, ERR_BADPARAM, "%s: want %s", where, f->metavar);
         set_string(p, *v != '\0' ? v : NULL);
+        break;
+    case CFG_BASE:
+        if (!check_base_url(v))
+            return err_set(err, ERR_BADPARAM, "%s: want %s", where, f->metavar);
+        set_string(p, v);
         break;
     case CFG_INT:
     case CFG_INT64:
@@ -780,6 +813,8 @@ void config_fini(struct config *cfg)
     free(cfg->public_host);
     free(cfg->data_dir);
     addr_allow_free(cfg->allow);
+    free(cfg->dropbox_content_url);
+    free(cfg->gdrive_api_url);
     free(cfg->smtp_url);
     free(cfg->smtp_user);
     free(cfg->smtp_password);

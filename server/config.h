@@ -38,18 +38,20 @@ struct config {
     int64_t max_pixels;   /* --max-pixels, default 100000000 */
     int max_side;         /* --max-side, default 32768 */
     int max_pages;        /* --max-pages, default 1000 */
-    int64_t worker_mem_bytes; /* --worker-memory, default 2 GiB */
-    int64_t max_output_bytes; /* --max-output-bytes, default 4 GiB */
-    int http_threads;         /* --http-threads, default 4 */
-    int connection_limit;     /* --connection-limit, default 1024 */
-    int connection_timeout;   /* --connection-timeout seconds, default 30 */
-    int rate_limit;           /* --rate-limit requests per minute per key, 0 = off */
-    char *smtp_url;           /* --smtp-url smtp[s]://HOST[:PORT]; NULL: no email notifications */
-    char *smtp_user;          /* --smtp-user, NULL: no AUTH */
-    char *smtp_password;      /* --smtp-password; never printed or logged */
-    char *smtp_from;          /* --smtp-from, default convertd@HOSTNAME (convertd@localhost) */
-    char *log_level;          /* --log-level debug|info|warn|error, default info */
-    char *config_file;        /* --config */
+    int64_t worker_mem_bytes;  /* --worker-memory, default 2 GiB */
+    int64_t max_output_bytes;  /* --max-output-bytes, default 4 GiB */
+    int http_threads;          /* --http-threads, default 4 */
+    int connection_limit;      /* --connection-limit, default 1024 */
+    int connection_timeout;    /* --connection-timeout seconds, default 30 */
+    int rate_limit;            /* --rate-limit requests per minute per key, 0 = off */
+    char *smtp_url;            /* --smtp-url smtp[s]://HOST[:PORT]; NULL: no email notifications */
+    char *smtp_user;           /* --smtp-user, NULL: no AUTH */
+    char *smtp_password;       /* --smtp-password; never printed or logged */
+    char *smtp_from;           /* --smtp-from, default convertd@HOSTNAME (convertd@localhost) */
+    char *dropbox_content_url; /* --dropbox-content-url, https://content.dropboxapi.com */
+    char *gdrive_api_url;      /* --gdrive-api-url, https://www.googleapis.com */
+    char *log_level;           /* --log-level debug|info|warn|error, default info */
+    char *config_file;         /* --config */
 
     /* keys / presets subcommands */
     char *email;   /* --email */

@@ -1621,7 +1621,7 @@ static int store_remote_output(struct active *a, json_t *output, struct err *err
     const json_t *files = json_object_get(output, "files");
     bool several = json_array_size(files) > 0;
     size_t n = several ? json_array_size(files) : 1;
-    char *first = NULL;
+    json_t *wheres = json_array();
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *name =
@@ -1629,16 +1629,17 @@ static int store_remote_output(struct active *a, json_t *output, struct err *err
         char *local = output_file_path(a->id, name ? name : "");
         char *where = NULL;
         rc = remote_put(r, local, name ? name : "", several, &where, &a->cancel, err);
-        if (rc == 0 && !first) {
-            first = where;
-            where = NULL;
-        }
+        if (rc == 0)
+            json_array_append_new(wheres, json_string(where));
         free(where);
         free(local);
     }
     if (rc == 0) {
-        /* several files: the folder they went into */
-        if (several) {
+        bool drive = strcmp(remote_kind(r), "googledrive") == 0;
+        /* several files: the folder they went into (Google Drive: the first file's id, and
+         * file_ids lists them all) */
+        char *first = xstrdup(jsonx_str(json_array_get(wheres, 0)));
+        if (several && !drive) {
             char *slash = strrchr(first, '/');
             if (slash)
                 slash[1] = '\0';
@@ -1646,10 +1647,13 @@ static int store_remote_output(struct active *a, json_t *output, struct err *err
                 first[0] = '\0';
         }
         json_t *pub = remote_public(r, first);
+        if (several && drive)
+            json_object_set(json_object_get(pub, "googledrive"), "file_ids", wheres);
         json_object_update(output, pub);
         json_decref(pub);
+        free(first);
     }
-    free(first);
+    json_decref(wheres);
     remote_free(r);
     return rc;
 }

@@ -11,10 +11,13 @@
 
 #include "common/jsonx.h"
 #include "common/mem.h"
+#include "converters/formats.h"
+#include "server/config.h"
+#include "storage/cloud.h"
 #include "storage/ftp.h"
 #include "storage/s3.h"
 
-enum remote_kind { REMOTE_S3, REMOTE_FTP };
+enum remote_kind { REMOTE_S3, REMOTE_FTP, REMOTE_DROPBOX, REMOTE_GDRIVE };
 
 struct remote {
     enum remote_kind kind;
@@ -23,6 +26,8 @@ struct remote {
     /* FTP */
     char *host, *user, *password;
     int port;
+    /* Dropbox, Google Drive (outputs) */
+    char *access_token, *folder_id;
     /* both: the output path ("" when none) */
     char *path;
 };
@@ -36,7 +41,7 @@ void remote_free(struct remote *r)
 {
     if (!r)
         return;
-    char *secrets[] = {r->secret_access_key, r->session_token, r->password};
+    char *secrets[] = {r->secret_access_key, r->session_token, r->password, r->access_token};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
         if (secrets[i])
             explicit_bzero(secrets[i], strlen(secrets[i]));
@@ -50,6 +55,8 @@ void remote_free(struct remote *r)
     free(r->host);
     free(r->user);
     free(r->password);
+    free(r->access_token);
+    free(r->folder_id);
     free(r->path);
     free(r);
 }
@@ -69,13 +76,19 @@ static struct remote *remote_dup(const struct remote *r)
     c->user = dup_or_null(r->user);
     c->password = dup_or_null(r->password);
     c->port = r->port;
+    c->access_token = dup_or_null(r->access_token);
+    c->folder_id = dup_or_null(r->folder_id);
     c->path = dup_or_null(r->path);
     return c;
 }
 
 const char *remote_kind(const struct remote *r)
 {
-    return r->kind == REMOTE_S3 ? "s3" : "ftp";
+    static const char *const names[] = {[REMOTE_S3] = "s3",
+                                        [REMOTE_FTP] = "ftp",
+                                        [REMOTE_DROPBOX] = "dropbox",
+                                        [REMOTE_GDRIVE] = "googledrive"};
+    return names[r->kind];
 }
 
 /* A string parameter: NULL when absent or empty; -1 when present but not a string. */
@@ -142,6 +155,19 @@ static int parse_ftp(const json_t *o, const char *role, struct remote *r, struct
     return 0;
 }
 
+/* Dropbox and Google Drive take outputs only. */
+static int parse_cloud(const json_t *o, const char *role, const char *kind, struct remote *r,
+                       struct err *err)
+{
+    if (strcmp(role, "output") != 0)
+        return err_set(err, ERR_BADPARAM, "%s %s is not supported by this server", role, kind);
+    if (get_str(o, role, kind, "access_token", true, &r->access_token, err) < 0)
+        return -1;
+    if (r->kind == REMOTE_DROPBOX)
+        return get_str(o, role, kind, "path", false, &r->path, err);
+    return get_str(o, role, kind, "folder_id", false, &r->folder_id, err);
+}
+
 int remote_parse(const json_t *spec, const char *role, struct remote **out, struct err *err)
 {
     *out = NULL;
@@ -161,6 +187,12 @@ int remote_parse(const json_t *spec, const char *role, struct remote **out, stru
         r->kind = REMOTE_FTP;
         rc = json_is_object(o) ? parse_ftp(o, role, r, err)
                                : err_set(err, ERR_BADPARAM, "%s[ftp] must be an object", role);
+    } else if (strcasecmp(kind, "dropbox") == 0 || strcasecmp(kind, "googledrive") == 0) {
+        bool dropbox = strcasecmp(kind, "dropbox") == 0;
+        r->kind = dropbox ? REMOTE_DROPBOX : REMOTE_GDRIVE;
+        const char *name = dropbox ? "dropbox" : "googledrive";
+        rc = json_is_object(o) ? parse_cloud(o, role, name, r, err)
+                               : err_set(err, ERR_BADPARAM, "%s[%s] must be an object", role, name);
     } else {
         rc = err_set(err, ERR_BADPARAM, "%s %.40s is not supported by this server", role, kind);
     }
@@ -255,6 +287,8 @@ static struct ftp_target ftp_of(const struct remote *r)
 int remote_get(const struct remote *r, const char *file, const char *dest, int64_t max_bytes,
                const volatile bool *cancel, struct err *err)
 {
+    if (r->kind == REMOTE_DROPBOX || r->kind == REMOTE_GDRIVE)
+        return err_set(err, ERR_INTERNAL, "%s takes outputs only", remote_kind(r));
     if (r->kind == REMOTE_S3) {
         struct s3_target t = s3_of(r);
         return s3_get(&t, file, dest, max_bytes, cancel, err);
@@ -279,16 +313,43 @@ int remote_put(const struct remote *r, const char *local, const char *name, bool
     else
         dest = xstrdup(r->path);
     int rc;
-    if (r->kind == REMOTE_S3) {
+    char *reported = NULL;
+    switch (r->kind) {
+    case REMOTE_S3: {
         struct s3_target t = s3_of(r);
         rc = s3_put(&t, dest, local, r->acl, NULL, cancel, err);
-    } else {
+        break;
+    }
+    case REMOTE_FTP: {
         struct ftp_target t = ftp_of(r);
         rc = ftp_put(&t, dest, local, cancel, err);
+        break;
+    }
+    case REMOTE_DROPBOX: {
+        /* Dropbox paths are absolute */
+        char *abs = dest[0] == '/' ? xstrdup(dest) : xasprintf("/%s", dest);
+        rc = dropbox_upload(g_config->dropbox_content_url, r->access_token, abs, local, cancel,
+                            &reported, err);
+        free(abs);
+        break;
+    }
+    case REMOTE_GDRIVE: {
+        const char *dot = strrchr(name, '.');
+        rc = gdrive_upload(g_config->gdrive_api_url, r->access_token, r->folder_id, name, local,
+                           dot ? format_mime_type(dot + 1) : NULL, cancel, &reported, err);
+        break;
+    }
+    default:
+        rc = err_set(err, ERR_INTERNAL, "unknown storage");
     }
     if (rc < 0) {
         free(dest);
+        free(reported);
         return -1;
+    }
+    if (reported) {
+        free(dest);
+        dest = reported;
     }
     *where = dest;
     return 0;
@@ -296,8 +357,16 @@ int remote_put(const struct remote *r, const char *local, const char *name, bool
 
 json_t *remote_public(const struct remote *r, const char *path)
 {
-    if (r->kind == REMOTE_S3)
+    switch (r->kind) {
+    case REMOTE_S3:
         return json_pack("{s:{s:s, s:s, s:s}}", "s3", "bucket", r->bucket, "path", path, "region",
                          r->region);
-    return json_pack("{s:{s:s, s:s}}", "ftp", "host", r->host, "path", path);
+    case REMOTE_FTP:
+        return json_pack("{s:{s:s, s:s}}", "ftp", "host", r->host, "path", path);
+    case REMOTE_DROPBOX:
+        return json_pack("{s:{s:s}}", "dropbox", "path", path);
+    case REMOTE_GDRIVE:
+        break;
+    }
+    return json_pack("{s:{s:s}}", "googledrive", "file_id", path);
 }

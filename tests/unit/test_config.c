@@ -515,6 +515,33 @@ START_TEST(test_smtp_url)
 }
 END_TEST
 
+/* The base URLs of the Dropbox and Google Drive APIs: defaults, stand-ins, refusals. */
+START_TEST(test_cloud_urls)
+{
+    struct config cfg;
+    struct err err = ERR_INIT;
+
+    ck_assert_int_eq(load(&cfg, &err, NULL), 0);
+    ck_assert_str_eq(cfg.dropbox_content_url, "https://content.dropboxapi.com");
+    ck_assert_str_eq(cfg.gdrive_api_url, "https://www.googleapis.com");
+    config_fini(&cfg);
+    ck_assert_msg(load(&cfg, &err, "--dropbox-content-url", "http://127.0.0.1:8099",
+                       "--gdrive-api-url", "https://drive.internal:8443/", NULL) == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(cfg.dropbox_content_url, "http://127.0.0.1:8099");
+    ck_assert_str_eq(cfg.gdrive_api_url, "https://drive.internal:8443/");
+    config_fini(&cfg);
+    static const char *const bad[] = {"ftp://x.example", "http://", "http://x.example/path",
+                                      "x.example", "http://x.example:99999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_clear(&err);
+        ck_assert_msg(load(&cfg, &err, "--gdrive-api-url", bad[i], NULL) == -1, "%s accepted",
+                      bad[i]);
+        ck_assert_msg(strstr(err.msg, "--gdrive-api-url") != NULL, "%s", err.msg);
+    }
+}
+END_TEST
+
 /* The four SMTP settings from each source; an empty flag unsets the URL again. */
 START_TEST(test_smtp_sources)
 {
@@ -838,6 +865,7 @@ static Suite *config_suite(void)
     tc = tcase_create("smtp");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_smtp_url, 0, sizeof smtp_url_cases / sizeof smtp_url_cases[0]);
+    tcase_add_test(tc, test_cloud_urls);
     tcase_add_test(tc, test_smtp_sources);
     tcase_add_test(tc, test_smtp_password_not_shown);
     suite_add_tcase(s, tc);
