@@ -172,6 +172,53 @@ describe('remote storage: S3 and FTP', function () {
         expect(r.res.text()).to.not.include('bad-pw-123');
     });
 
+    it('a 2 GiB output streams to S3 in parts: every byte arrives, the server stays small', async function () {
+        this.timeout(300000);
+        const size = 2 * 1024 * 1024 * 1024;
+        const r = await run({ input: 'raw', file: 'big', filename: 'big.fake',
+            converteroptions: { output_bytes: size },
+            output: { s3: s3({ bucket: 'outbox', path: 'big/' }) } });
+        expect(r.res.status, show(r.res)).to.equal(200);
+        expect(r.st.output.s3.path).to.equal('big/big.txt');
+        expect(await swift.objectSize('outbox', 'big/big.txt')).to.equal(size);
+        // the server's peak resident memory (the upload runs in the server process)
+        const status = fs.readFileSync('/proc/' + server.proc.pid + '/status', 'utf8');
+        const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)[1]) * 1024;
+        expect(hwm, 'peak RSS ' + Math.round(hwm / 1048576) + ' MiB').to.be.below(256 * 1048576);
+    });
+
+    describe('a restart while the output waits to go up', function () {
+        let proc;
+        let st;
+
+        before(async function () {
+            // A conversion of 4 s with an S3 output; the server is killed during it, and the
+            // credentials, kept in memory only, are gone after the restart.
+            proc = await api.process({ inputformat: 'fake', outputformat: 'txt' });
+            const res = await api.start(proc, { input: 'raw', file: 'slow', filename: 's.fake',
+                converteroptions: { action: 'sleep', seconds: 4 },
+                output: { s3: s3({ bucket: 'outbox', path: 'restart/' }) } });
+            expect(res.status, show(res)).to.equal(200);
+            const until = Date.now() + 10000;
+            while (Date.now() < until && (await api.status(proc)).json().step !== 'convert')
+                await H.sleep(50);
+            await server.kill9();
+            await server.start();
+            api = H.api(server);
+            const fin = await api.status(proc, { wait: 'true' }, { timeout: 60000 });
+            st = fin.json();
+        });
+
+        it('ends in error "interrupted by restart"', function () {
+            expect(st.step).to.equal('error');
+            expect(st.message).to.equal('interrupted by restart');
+        });
+
+        it('nothing was stored', async function () {
+            expect(await swift.getObject('outbox', 'restart/s.txt')).to.equal(null);
+        });
+    });
+
     describe('parameters', function () {
         it('input[s3] without a bucket → 400 naming it', async function () {
             const proc = await api.process({ inputformat: 'fake', outputformat: 'txt' });
@@ -198,11 +245,18 @@ describe('remote storage: S3 and FTP', function () {
             H.expectError(res, 400, /output\[ftp\]\[port\]/);
         });
 
-        it('output dropbox is not supported yet → 400', async function () {
+        it('input dropbox (outputs only) → 400 "not supported"', async function () {
+            const proc = await api.process({ inputformat: 'fake', outputformat: 'txt' });
+            const res = await api.start(proc, { input: { dropbox: { access_token: 't' } },
+                file: 'x.fake' });
+            H.expectError(res, 400, /input dropbox is not supported/);
+        });
+
+        it('output googledrive without access_token → 400 naming it', async function () {
             const proc = await api.process({ inputformat: 'fake', outputformat: 'txt' });
             const res = await api.start(proc, { input: 'raw', file: 'x', filename: 'x.fake',
-                output: { dropbox: { access_token: 't' } } });
-            H.expectError(res, 400, /dropbox/);
+                output: { googledrive: { folder_id: 'F' } } });
+            H.expectError(res, 400, /output\[googledrive\]\[access_token\] is missing/);
         });
     });
 

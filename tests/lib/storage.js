@@ -78,15 +78,33 @@ async function startSwift(dir) {
     const s = f.info;
     return Object.assign(f, {
         endpoint: s.endpoint, accessKey: s.access_key, secretKey: s.secret_key, region: s.region,
+        // Swift's account and container servers may still be settling right after start
+        // (503 "Please reduce your request rate"): try again for a while.
         async createBucket(name) {
-            const res = await s3Request(s, 'PUT', name);
-            if (res.status >= 300)
-                throw new Error('create bucket ' + name + ': ' + res.status + ' ' + await res.text());
+            const until = Date.now() + 20000;
+            for (;;) {
+                const res = await s3Request(s, 'PUT', name);
+                if (res.status < 300)
+                    return;
+                const text = await res.text();
+                if (res.status !== 503 || Date.now() > until)
+                    throw new Error('create bucket ' + name + ': ' + res.status + ' ' + text);
+                await new Promise((r) => setTimeout(r, 250));
+            }
         },
         async putObject(bucket, key, data) {
             const res = await s3Request(s, 'PUT', bucket, key, data);
             if (res.status >= 300)
                 throw new Error('put ' + key + ': ' + res.status + ' ' + await res.text());
+        },
+        // → the object's size from a HEAD, or null when there is none
+        async objectSize(bucket, key) {
+            const res = await s3Request(s, 'HEAD', bucket, key);
+            if (res.status === 404)
+                return null;
+            if (res.status >= 300)
+                throw new Error('head ' + key + ': ' + res.status);
+            return Number(res.headers.get('content-length'));
         },
         // → Buffer, or null when there is no such object
         async getObject(bucket, key) {
@@ -134,4 +152,4 @@ function havePython(module) {
     }
 }
 
-module.exports = { startSwift, startFtp, startSmtp, stopFixture, havePython };
+module.exports = { startFixture, startSwift, startFtp, startSmtp, stopFixture, havePython };
