@@ -2,9 +2,9 @@
 /* cloud.c - uploads to Dropbox and Google Drive through their HTTP APIs with libcurl,
  * streamed from files.
  *
- * The shape follows s3.c: one request at a time in a struct cloud_req whose callbacks read
- * the file (pread at an offset, so a chunk of an upload session is a window of the file),
- * collect a capped reply body and poll the cancel flag. Every handle goes through
+ * The shape follows s3.c: one request at a time in a struct cloud_req whose callbacks
+ * (xfer.h) read the file (pread at an offset, so a chunk of an upload session is a window of
+ * the file), collect a capped reply body and poll the cancel flag. Every handle goes through
  * fetch_guard_handle() (SEC-01/02), the Drive session URI included, and that URI must point
  * back at the configured server: a reply cannot send the file (and our token) elsewhere.
  * Messages carry the service's error text, libcurl's generic reason or our own words, never
@@ -26,6 +26,7 @@
 #include "common/mem.h"
 #include "common/text.h"
 #include "storage/fetch.h"
+#include "storage/xfer.h"
 
 /* A reply body is read this far; longer ones are cut off (an upload's answer is small). */
 #define BODY_MAX (64 * 1024)
@@ -49,46 +50,25 @@ static const char *const service_name[] = {[DROPBOX] = "Dropbox", [GDRIVE] = "Go
 
 /* One request and its callbacks' state. */
 struct cloud_req {
-    CURL *curl;
+    /* The reply body goes into xfer.body; the request body comes from xfer.in_fd or
+     * xfer.mem. */
+    struct xfer x;
     struct fetch_guard guard;
-    const volatile bool *cancel;
-    struct buf body;
-    /* Request body: in_left bytes of in_fd from in_off, or mem_len bytes of mem. */
-    int in_fd;
-    int64_t in_off;
-    int64_t in_left;
-    const char *mem;
-    size_t mem_len;
     char *location; /* the reply's Location header */
     long status;
-    bool cancelled;
-    bool body_cut;
-    bool file_short; /* the file shrank while it was read */
-    int read_errno;
 };
 
 static void req_init(struct cloud_req *r, const volatile bool *cancel)
 {
     memset(r, 0, sizeof *r);
-    r->cancel = cancel;
-    r->in_fd = -1;
-    buf_init(&r->body);
+    xfer_init(&r->x, cancel, BODY_MAX);
 }
 
 static void req_fini(struct cloud_req *r)
 {
-    buf_fini(&r->body);
+    xfer_fini(&r->x);
     free(r->location);
     r->location = NULL;
-}
-
-static bool has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    }
-    return false;
 }
 
 static bool is_empty(const char *s)
@@ -141,98 +121,30 @@ static int check_common(enum service svc, const char *base, const char *token, c
     if (is_empty(token))
         return err_set(err, ERR_BADPARAM, "%s access token missing", name);
     /* It becomes a header value: it must not be able to end the line. */
-    if (has_control(token))
+    if (xfer_has_control(token))
         return err_set(err, ERR_BADPARAM, "invalid %s access token", name);
     if (is_empty(src))
         return err_set(err, ERR_INTERNAL, "no output file to upload");
     return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
-{
-    struct cloud_req *r = opaque;
-    size_t len = size * nmemb;
-
-    if (r->body.len + len > BODY_MAX) {
-        r->body_cut = true;
-        return 0;
-    }
-    buf_append(&r->body, data, len);
-    return len;
-}
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *opaque)
 {
     struct cloud_req *r = opaque;
     size_t len = size * nmemb;
+    char *location;
 
-    /* A status line (after "100 Continue" too) starts a new response. */
-    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+    if (xfer_status_line(data, len)) {
         free(r->location);
         r->location = NULL;
         return len;
     }
-    if (len > 9 && strncasecmp(data, "location:", 9) == 0) {
-        const char *v = data + 9;
-        size_t n = len - 9;
-
-        while (n > 0 && (*v == ' ' || *v == '\t'))
-            v++, n--;
-        while (n > 0 &&
-               (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
-            n--;
+    location = xfer_header_value(data, len, "location:");
+    if (location != NULL) {
         free(r->location);
-        r->location = xstrndup(v, n);
+        r->location = location;
     }
     return len;
-}
-
-static size_t on_read(char *dst, size_t size, size_t nmemb, void *opaque)
-{
-    struct cloud_req *r = opaque;
-    size_t want = size * nmemb;
-
-    if (r->mem != NULL) {
-        if (want > r->mem_len)
-            want = r->mem_len;
-        memcpy(dst, r->mem, want);
-        r->mem += want;
-        r->mem_len -= want;
-        return want;
-    }
-    if ((int64_t)want > r->in_left)
-        want = (size_t)r->in_left;
-    if (want == 0)
-        return 0;
-    for (;;) {
-        ssize_t n = pread(r->in_fd, dst, want, (off_t)r->in_off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r->read_errno = errno;
-            return CURL_READFUNC_ABORT;
-        }
-        if (n == 0) {
-            r->file_short = true;
-            return CURL_READFUNC_ABORT;
-        }
-        r->in_off += n;
-        r->in_left -= n;
-        return (size_t)n;
-    }
-}
-
-static int on_progress(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    struct cloud_req *r = opaque;
-
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    if (r->cancel != NULL && *r->cancel) {
-        r->cancelled = true;
-        return 1;
-    }
-    return 0;
 }
 
 /* A copy of s fit for a one-line message: control characters blanked, invalid UTF-8
@@ -268,8 +180,8 @@ static int service_error(enum service svc, const struct cloud_req *r, const char
                          struct err *err)
 {
     const char *name = service_name[svc];
-    const char *data = r->body.data != NULL ? r->body.data : "";
-    json_t *doc = json_loadb(data, r->body.len, 0, NULL);
+    const char *data = r->x.body.data != NULL ? r->x.body.data : "";
+    json_t *doc = json_loadb(data, r->x.body.len, 0, NULL);
     const char *s = NULL;
     char *text = NULL;
 
@@ -283,8 +195,8 @@ static int service_error(enum service svc, const struct cloud_req *r, const char
         err_set(err, ERR_CONVERT, "%s: %s", name, text);
         goto out;
     }
-    if (text == NULL && doc == NULL && !r->body_cut && r->body.len <= SHORT_TEXT_MAX)
-        text = message_text(data, r->body.len, token);
+    if (text == NULL && doc == NULL && !r->x.body_cut && r->x.body.len <= SHORT_TEXT_MAX)
+        text = message_text(data, r->x.body.len, token);
     if (text != NULL)
         err_set(err, ERR_CONVERT, "%s: HTTP %ld: %s", name, r->status, text);
     else
@@ -295,36 +207,23 @@ out:
     return -1;
 }
 
-static struct curl_slist *header_add(struct curl_slist *list, const char *fmt, const char *value)
-{
-    char *line = xasprintf(fmt, value);
-    struct curl_slist *l = curl_slist_append(list, line);
-
-    free(line);
-    /* The house rule for memory: abort rather than run on without a header. */
-    if (l == NULL)
-        abort();
-    return l;
-}
-
-/* One POST (body from r->in_fd or r->mem) or PUT (from r->in_fd) to url with the headers
+/* One POST (body from r->x.in_fd or r->x.mem) or PUT (from r->x.in_fd) to url with the headers
  * (borrowed). 0 for a 2xx answer, else -1 with err. */
 static int perform(enum service svc, const char *method, const char *url,
                    const struct curl_slist *headers, const char *token, long timeout_s,
                    struct cloud_req *r, struct err *err)
 {
     const char *name = service_name[svc];
-    curl_off_t len = (curl_off_t)(r->mem != NULL ? (int64_t)r->mem_len : r->in_left);
+    curl_off_t len = (curl_off_t)(r->x.mem != NULL ? (int64_t)r->x.mem_len : r->x.in_left);
     CURL *c;
     CURLcode rc;
     int ret = -1;
 
-    if (r->cancel != NULL && *r->cancel)
+    if (r->x.cancel != NULL && *r->x.cancel)
         return err_set(err, ERR_CANCELLED, "cancelled");
     c = curl_easy_init();
     if (c == NULL)
         return err_set(err, ERR_INTERNAL, "cannot set up the %s request", name);
-    r->curl = c;
     rc = fetch_guard_handle(c, &r->guard, "http,https");
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
@@ -335,15 +234,10 @@ static int perform(enum service svc, const char *method, const char *url,
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_TIMEOUT, timeout_s);
     SET(CURLOPT_FAILONERROR, 0L);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, r);
+    if (rc == CURLE_OK)
+        rc = xfer_install(c, &r->x);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, r);
-    SET(CURLOPT_READFUNCTION, on_read);
-    SET(CURLOPT_READDATA, r);
-    SET(CURLOPT_NOPROGRESS, 0L);
-    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-    SET(CURLOPT_XFERINFODATA, r);
     if (strcmp(method, "PUT") == 0) {
         SET(CURLOPT_UPLOAD, 1L);
         SET(CURLOPT_INFILESIZE_LARGE, len);
@@ -360,26 +254,24 @@ static int perform(enum service svc, const char *method, const char *url,
     }
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    if (r->cancelled) {
-        err_set(err, ERR_CANCELLED, "cancelled");
-    } else if (r->read_errno != 0) {
-        err_set(err, ERR_CONVERT, "cannot read output file: %s", strerror(r->read_errno));
-    } else if (r->file_short) {
-        err_set(err, ERR_CONVERT, "output file changed during the upload");
-    } else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->body_cut)) {
+    if (xfer_local_error(&r->x, rc, err) < 0)
+        goto out;
+    if (xfer_curl_failed(&r->x, rc)) {
         /* As in fetch.c: curl's error buffer would name the address (SEC-04). */
         if (r->guard.blocked)
             err_set(err, ERR_CONVERT, "%s server not allowed", name);
         else
             err_set(err, ERR_CONVERT, "%s: %s", name, curl_easy_strerror(rc));
-    } else if (r->status < 200 || r->status >= 300) {
-        service_error(svc, r, token, err);
-    } else {
-        ret = 0;
+        goto out;
     }
+    if (r->status < 200 || r->status >= 300) {
+        service_error(svc, r, token, err);
+        goto out;
+    }
+    ret = 0;
 out:
     curl_easy_cleanup(c);
-    r->curl = NULL;
+    r->x.curl = NULL;
     return ret;
 }
 
@@ -388,8 +280,8 @@ static json_t *reply_json(enum service svc, const struct cloud_req *r, struct er
 {
     json_t *doc = NULL;
 
-    if (!r->body_cut && r->body.data != NULL)
-        doc = json_loadb(r->body.data, r->body.len, 0, NULL);
+    if (!r->x.body_cut && r->x.body.data != NULL)
+        doc = json_loadb(r->x.body.data, r->x.body.len, 0, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
         err_set(err, ERR_CONVERT, "%s: unexpected reply", service_name[svc]);
@@ -433,9 +325,9 @@ static struct curl_slist *dropbox_headers(const char *token, const char *arg)
 {
     struct curl_slist *h = NULL;
 
-    h = header_add(h, "Authorization: Bearer %s", token);
-    h = header_add(h, "Content-Type: %s", "application/octet-stream");
-    return header_add(h, "Dropbox-API-Arg: %s", arg);
+    h = xfer_header_add(h, "Authorization: Bearer %s", token);
+    h = xfer_header_add(h, "Content-Type: %s", "application/octet-stream");
+    return xfer_header_add(h, "Dropbox-API-Arg: %s", arg);
 }
 
 /* One POST of content_url + endpoint with the Dropbox-API-Arg `arg` and len bytes of fd from
@@ -448,9 +340,9 @@ static int dropbox_call(const char *content_url, const char *endpoint, const cha
     struct curl_slist *h = dropbox_headers(token, a);
     int ret;
 
-    r->in_fd = fd;
-    r->in_off = off;
-    r->in_left = len;
+    r->x.in_fd = fd;
+    r->x.in_off = off;
+    r->x.in_left = len;
     ret = perform(DROPBOX, "POST", url, h, token, 0L, r, err);
     curl_slist_free_all(h);
     free(a);
@@ -600,7 +492,7 @@ int gdrive_upload(const char *api_url, const char *access_token, const char *fol
         return -1;
     if (content_type == NULL)
         content_type = "application/octet-stream";
-    if (content_type[0] == '\0' || has_control(content_type))
+    if (content_type[0] == '\0' || xfer_has_control(content_type))
         return err_set(err, ERR_BADPARAM, "invalid content type");
     if (is_empty(name) || !text_utf8_valid(name, strlen(name)))
         return err_set(err, ERR_BADPARAM, "invalid Google Drive file name");
@@ -618,13 +510,13 @@ int gdrive_upload(const char *api_url, const char *access_token, const char *fol
         json_object_set_new(meta, "parents", json_pack("[s]", folder_id));
     body = dump_ascii(meta);
     len = xasprintf("%" PRId64, (int64_t)st.st_size);
-    h = header_add(h, "Authorization: Bearer %s", access_token);
-    h = header_add(h, "Content-Type: %s", "application/json; charset=UTF-8");
-    h = header_add(h, "X-Upload-Content-Type: %s", content_type);
-    h = header_add(h, "X-Upload-Content-Length: %s", len);
+    h = xfer_header_add(h, "Authorization: Bearer %s", access_token);
+    h = xfer_header_add(h, "Content-Type: %s", "application/json; charset=UTF-8");
+    h = xfer_header_add(h, "X-Upload-Content-Type: %s", content_type);
+    h = xfer_header_add(h, "X-Upload-Content-Length: %s", len);
     url = join_url(api_url, "/upload/drive/v3/files?uploadType=resumable");
-    r.mem = body;
-    r.mem_len = strlen(body);
+    r.x.mem = body;
+    r.x.mem_len = strlen(body);
     if (perform(GDRIVE, "POST", url, h, access_token, SHORT_TIMEOUT_S, &r, err) < 0)
         goto out;
     if (r.location == NULL) {
@@ -639,12 +531,12 @@ int gdrive_upload(const char *api_url, const char *access_token, const char *fol
     /* The session URI is the upload's credential; the token goes along to the same server as
      * Google's own clients send it. */
     curl_slist_free_all(h);
-    h = header_add(NULL, "Authorization: Bearer %s", access_token);
-    h = header_add(h, "Content-Type: %s", content_type);
+    h = xfer_header_add(NULL, "Authorization: Bearer %s", access_token);
+    h = xfer_header_add(h, "Content-Type: %s", content_type);
     req_fini(&r);
     req_init(&r, cancel);
-    r.in_fd = fd;
-    r.in_left = (int64_t)st.st_size;
+    r.x.in_fd = fd;
+    r.x.in_left = (int64_t)st.st_size;
     if (perform(GDRIVE, "PUT", uri, h, access_token, 0L, &r, err) < 0)
         goto out;
     *file_id = reply_string(GDRIVE, &r, "id", err);

@@ -25,31 +25,17 @@
 #include "common/buf.h"
 #include "common/mem.h"
 #include "storage/fetch.h"
+#include "storage/xfer.h"
 
 /* Tests talk to a server with a self-signed certificate; everything else verifies. */
 UNITTEST bool ftp_tls_insecure;
 UNITTEST bool ftp_tls_insecure = false;
 
-/* Per-transfer state shared by the callbacks. */
+/* Per-transfer state: the callbacks' (xfer.h) and the address guard's. */
 struct ftp_xfer {
-    int fd;            /* download target or upload source */
-    int64_t max_bytes; /* download cap; -1 for an upload */
-    int64_t written;
-    const volatile bool *cancel;
+    struct xfer x; /* out_fd: download target; in_fd: upload source, read to its end */
     struct fetch_guard guard;
-    bool too_big;
-    bool cancelled;
-    int io_errno;
 };
-
-static bool has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    }
-    return false;
-}
 
 bool ftp_target_valid(const struct ftp_target *t, struct err *err)
 {
@@ -105,7 +91,7 @@ UNITTEST char *ftp_url(const struct ftp_target *t, const char *path, struct err 
 
     if (!ftp_target_valid(t, err))
         return NULL;
-    if (path == NULL || has_control(path)) {
+    if (path == NULL || xfer_has_control(path)) {
         err_set(err, ERR_BADPARAM, "FTP path invalid");
         return NULL;
     }
@@ -137,57 +123,6 @@ UNITTEST char *ftp_url(const struct ftp_target *t, const char *path, struct err 
         return NULL;
     }
     return buf_steal(&b);
-}
-
-static size_t write_file(char *data, size_t size, size_t nmemb, void *opaque)
-{
-    struct ftp_xfer *x = opaque;
-    size_t len = size * nmemb;
-
-    if (x->written + (int64_t)len > x->max_bytes) {
-        x->too_big = true;
-        return 0;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(x->fd, data + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            x->io_errno = errno;
-            return 0;
-        }
-        off += (size_t)n;
-    }
-    x->written += (int64_t)len;
-    return len;
-}
-
-static size_t read_file(char *data, size_t size, size_t nmemb, void *opaque)
-{
-    struct ftp_xfer *x = opaque;
-    ssize_t n;
-
-    do {
-        n = read(x->fd, data, size * nmemb);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        x->io_errno = errno;
-        return CURL_READFUNC_ABORT;
-    }
-    return (size_t)n;
-}
-
-static int xfer_info(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                     curl_off_t ulnow)
-{
-    struct ftp_xfer *x = opaque;
-
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    if (x->cancel != NULL && *x->cancel) {
-        x->cancelled = true;
-        return 1;
-    }
-    return 0;
 }
 
 /* Our words for the server's reply codes (RFC 959); `put` picks the upload reading. */
@@ -223,7 +158,8 @@ static const char *reply_text(long code, bool put)
     }
 }
 
-/* A handle with the guard, the URL and the options both directions share; NULL with err. */
+/* A handle with the guard, the URL, the callbacks and the options both directions share; NULL
+ * with err. */
 static CURL *ftp_handle(const struct ftp_target *t, const char *url, struct ftp_xfer *x,
                         struct err *err)
 {
@@ -253,10 +189,9 @@ static CURL *ftp_handle(const struct ftp_target *t, const char *url, struct ftp_
     SET(CURLOPT_FTP_USE_EPSV, 1L);
     /* A server that stops answering a command must not hold a worker until LOW_SPEED. */
     SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, 60L);
-    SET(CURLOPT_NOPROGRESS, 0L);
-    SET(CURLOPT_XFERINFOFUNCTION, xfer_info);
-    SET(CURLOPT_XFERINFODATA, x);
 #undef SET
+    if (rc == CURLE_OK)
+        rc = xfer_install(c, &x->x);
     if (rc != CURLE_OK) {
         curl_easy_cleanup(c);
         err_set(err, ERR_INTERNAL, "cannot set up the FTP transfer");
@@ -278,14 +213,16 @@ static int ftp_result(CURL *c, const struct ftp_xfer *x, CURLcode rc, bool put, 
 {
     long code = 0;
     const char *text;
+    /* Only the read callback of an upload and the write callback of a download run. */
+    int io_errno = put ? x->x.read_errno : x->x.write_errno;
 
-    if (x->cancelled)
+    if (x->x.cancelled)
         return err_set(err, ERR_CANCELLED, "cancelled");
-    if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+    if (x->x.too_big || rc == CURLE_FILESIZE_EXCEEDED)
         return err_set(err, ERR_TOOBIG, "input too large");
-    if (x->io_errno != 0)
+    if (io_errno != 0)
         return err_set(err, ERR_CONVERT, "FTP: cannot %s the local file: %s",
-                       put ? "read" : "write", strerror(x->io_errno));
+                       put ? "read" : "write", strerror(io_errno));
     if (rc == CURLE_OK)
         return 0;
     if (x->guard.blocked)
@@ -303,8 +240,8 @@ static int ftp_result(CURL *c, const struct ftp_xfer *x, CURLcode rc, bool put, 
 /* CR or LF in a login would end the USER or PASS command early. */
 static int login_ok(const struct ftp_target *t, struct err *err)
 {
-    if ((t->user != NULL && has_control(t->user)) ||
-        (t->password != NULL && has_control(t->password)))
+    if ((t->user != NULL && xfer_has_control(t->user)) ||
+        (t->password != NULL && xfer_has_control(t->password)))
         return err_set(err, ERR_BADPARAM, "FTP user or password invalid");
     return 0;
 }
@@ -312,7 +249,7 @@ static int login_ok(const struct ftp_target *t, struct err *err)
 int ftp_get(const struct ftp_target *t, const char *path, const char *dest, int64_t max_bytes,
             const volatile bool *cancel, struct err *err)
 {
-    struct ftp_xfer x = {.fd = -1, .max_bytes = max_bytes, .cancel = cancel};
+    struct ftp_xfer x = {.guard.blocked = false};
     CURL *c = NULL;
     CURLcode rc;
     char *url;
@@ -323,10 +260,14 @@ int ftp_get(const struct ftp_target *t, const char *path, const char *dest, int6
     url = ftp_url(t, path, err);
     if (url == NULL)
         return -1;
-    x.fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (x.fd < 0) {
+    /* Nothing arrives but the file: no reply body to keep. */
+    xfer_init(&x.x, cancel, 0);
+    x.x.max_bytes = max_bytes;
+    x.x.out_fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (x.x.out_fd < 0) {
         /* Nothing of ours to remove: return before the cleanup that unlinks dest. */
         err_set(err, ERR_INTERNAL, "cannot create input file: %s", strerror(errno));
+        xfer_fini(&x.x);
         free(url);
         return -1;
     }
@@ -334,29 +275,28 @@ int ftp_get(const struct ftp_target *t, const char *path, const char *dest, int6
     if (c == NULL)
         goto out;
     /* Refuse up front when the server's SIZE answer already says too much. */
-    if (curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_file) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x) != CURLE_OK) {
+    if (curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes) != CURLE_OK) {
         err_set(err, ERR_INTERNAL, "cannot set up the FTP transfer");
         goto out;
     }
     rc = curl_easy_perform(c);
     if (ftp_result(c, &x, rc, false, err) < 0)
         goto out;
-    if (close(x.fd) != 0) {
-        x.fd = -1;
+    if (close(x.x.out_fd) != 0) {
+        x.x.out_fd = -1;
         err_set(err, ERR_CONVERT, "FTP: cannot write the local file: %s", strerror(errno));
         goto out;
     }
-    x.fd = -1;
+    x.x.out_fd = -1;
     ret = 0;
 out:
-    if (x.fd >= 0)
-        close(x.fd);
+    if (x.x.out_fd >= 0)
+        close(x.x.out_fd);
     if (ret < 0)
         unlink(dest);
     if (c != NULL)
         curl_easy_cleanup(c);
+    xfer_fini(&x.x);
     free(url);
     return ret;
 }
@@ -364,7 +304,7 @@ out:
 int ftp_put(const struct ftp_target *t, const char *path, const char *src,
             const volatile bool *cancel, struct err *err)
 {
-    struct ftp_xfer x = {.fd = -1, .max_bytes = -1, .cancel = cancel};
+    struct ftp_xfer x = {.guard.blocked = false};
     CURL *c = NULL;
     CURLcode rc = CURLE_OK;
     struct stat st;
@@ -376,8 +316,11 @@ int ftp_put(const struct ftp_target *t, const char *path, const char *src,
     url = ftp_url(t, path, err);
     if (url == NULL)
         return -1;
-    x.fd = open(src, O_RDONLY | O_CLOEXEC);
-    if (x.fd < 0 || fstat(x.fd, &st) != 0) {
+    xfer_init(&x.x, cancel, 0);
+    /* No window: the file is sent to its end, as it is when the transfer reads it. */
+    x.x.in_left = -1;
+    x.x.in_fd = open(src, O_RDONLY | O_CLOEXEC);
+    if (x.x.in_fd < 0 || fstat(x.x.in_fd, &st) != 0) {
         err_set(err, ERR_INTERNAL, "cannot read output file: %s", strerror(errno));
         goto out;
     }
@@ -391,8 +334,6 @@ int ftp_put(const struct ftp_target *t, const char *path, const char *src,
     } while (0)
     SET(CURLOPT_UPLOAD, 1L);
     SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
-    SET(CURLOPT_READFUNCTION, read_file);
-    SET(CURLOPT_READDATA, &x);
     /* RETRY: a folder another upload created in the meantime is not an error. */
     SET(CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR_RETRY);
 #undef SET
@@ -405,10 +346,11 @@ int ftp_put(const struct ftp_target *t, const char *path, const char *src,
         goto out;
     ret = 0;
 out:
-    if (x.fd >= 0)
-        close(x.fd);
+    if (x.x.in_fd >= 0)
+        close(x.x.in_fd);
     if (c != NULL)
         curl_easy_cleanup(c);
+    xfer_fini(&x.x);
     free(url);
     return ret;
 }

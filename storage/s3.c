@@ -26,6 +26,7 @@
 #include "common/buf.h"
 #include "common/mem.h"
 #include "storage/fetch.h"
+#include "storage/xfer.h"
 
 /* An error document or a multipart reply is read this far; longer ones are cut off. */
 #define BODY_MAX (64 * 1024)
@@ -45,53 +46,26 @@ UNITTEST int64_t s3_part_size = S3_PART_SIZE;
 
 /* One request and its callbacks' state. */
 struct s3_req {
-    CURL *curl;
+    /* A 2xx body goes to xfer.out_fd when it is >= 0, anything else into xfer.body; the
+     * request body comes from xfer.in_fd or xfer.mem. */
+    struct xfer x;
     struct fetch_guard guard;
-    const volatile bool *cancel;
-    /* Response: a 2xx body goes to out_fd when it is >= 0, anything else into body. */
-    int out_fd;
-    int64_t max_bytes;
-    int64_t written;
-    struct buf body;
-    /* Request body: in_left bytes of in_fd from in_off, or mem_len bytes of mem. */
-    int in_fd;
-    int64_t in_off;
-    int64_t in_left;
-    const char *mem;
-    size_t mem_len;
     char *etag; /* the response's ETag header, quotes included */
     long status;
-    bool cancelled;
-    bool too_big;
-    bool body_cut;
-    bool file_short; /* the file shrank while it was read */
-    int write_errno;
-    int read_errno;
 };
 
 static void req_init(struct s3_req *r, const volatile bool *cancel)
 {
     memset(r, 0, sizeof *r);
-    r->cancel = cancel;
-    r->out_fd = -1;
-    r->in_fd = -1;
-    buf_init(&r->body);
+    xfer_init(&r->x, cancel, BODY_MAX);
+    r->x.http_status = true;
 }
 
 static void req_fini(struct s3_req *r)
 {
-    buf_fini(&r->body);
+    xfer_fini(&r->x);
     free(r->etag);
     r->etag = NULL;
-}
-
-static bool has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    }
-    return false;
 }
 
 static bool is_empty(const char *s)
@@ -173,8 +147,8 @@ static int check_request(const struct s3_target *t, const char *key, struct err 
         return -1;
     if (is_empty(t->access_key_id) || is_empty(t->secret_access_key))
         return err_set(err, ERR_BADPARAM, "S3 credentials missing");
-    if (has_control(t->access_key_id) || has_control(t->secret_access_key) ||
-        (t->session_token != NULL && has_control(t->session_token)))
+    if (xfer_has_control(t->access_key_id) || xfer_has_control(t->secret_access_key) ||
+        (t->session_token != NULL && xfer_has_control(t->session_token)))
         return err_set(err, ERR_BADPARAM, "invalid S3 credentials");
     if (is_empty(key))
         return err_set(err, ERR_BADPARAM, "empty S3 key");
@@ -233,122 +207,34 @@ static char *object_url(const struct s3_target *t, const char *key, const char *
     return buf_steal(&b);
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
-{
-    struct s3_req *r = opaque;
-    size_t len = size * nmemb;
-    long status = 0;
-
-    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (r->out_fd < 0 || status < 200 || status >= 300) {
-        if (r->body.len + len > BODY_MAX) {
-            r->body_cut = true;
-            return 0;
-        }
-        buf_append(&r->body, data, len);
-        return len;
-    }
-    if (r->written + (int64_t)len > r->max_bytes) {
-        r->too_big = true;
-        return 0;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(r->out_fd, data + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r->write_errno = errno;
-            return 0;
-        }
-        off += (size_t)n;
-    }
-    r->written += (int64_t)len;
-    return len;
-}
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *opaque)
 {
     struct s3_req *r = opaque;
     size_t len = size * nmemb;
     long status = 0;
+    char *etag;
 
-    /* A status line (after "100 Continue" too) starts a new response. */
-    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+    if (xfer_status_line(data, len)) {
         free(r->etag);
         r->etag = NULL;
         return len;
     }
-    if (len > 5 && strncasecmp(data, "etag:", 5) == 0) {
-        const char *v = data + 5;
-        size_t n = len - 5;
-
-        while (n > 0 && (*v == ' ' || *v == '\t'))
-            v++, n--;
-        while (n > 0 &&
-               (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
-            n--;
+    etag = xfer_header_value(data, len, "etag:");
+    if (etag != NULL) {
         free(r->etag);
-        r->etag = xstrndup(v, n);
-    } else if (r->out_fd >= 0 && len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+        r->etag = etag;
+    } else if (r->x.out_fd >= 0 && len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
         /* Refuse an object that is too large before its first byte (an error document's
          * length does not count). */
-        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(r->x.curl, CURLINFO_RESPONSE_CODE, &status);
         char *end;
         long long n = strtoll(data + 15, &end, 10);
-        if (status >= 200 && status < 300 && n > r->max_bytes) {
-            r->too_big = true;
+        if (status >= 200 && status < 300 && n > r->x.max_bytes) {
+            r->x.too_big = true;
             return 0;
         }
     }
     return len;
-}
-
-static size_t on_read(char *dst, size_t size, size_t nmemb, void *opaque)
-{
-    struct s3_req *r = opaque;
-    size_t want = size * nmemb;
-
-    if (r->mem != NULL) {
-        if (want > r->mem_len)
-            want = r->mem_len;
-        memcpy(dst, r->mem, want);
-        r->mem += want;
-        r->mem_len -= want;
-        return want;
-    }
-    if ((int64_t)want > r->in_left)
-        want = (size_t)r->in_left;
-    if (want == 0)
-        return 0;
-    for (;;) {
-        ssize_t n = pread(r->in_fd, dst, want, (off_t)r->in_off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r->read_errno = errno;
-            return CURL_READFUNC_ABORT;
-        }
-        if (n == 0) {
-            r->file_short = true;
-            return CURL_READFUNC_ABORT;
-        }
-        r->in_off += n;
-        r->in_left -= n;
-        return (size_t)n;
-    }
-}
-
-static int on_progress(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    struct s3_req *r = opaque;
-
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    if (r->cancel != NULL && *r->cancel) {
-        r->cancelled = true;
-        return 1;
-    }
-    return 0;
 }
 
 /* The text of the first <tag>...</tag> in xml with the five XML entities decoded and control
@@ -394,8 +280,8 @@ static char *xml_text(const char *xml, const char *tag)
 /* The store's answer as an error: "S3: <Code>: <Message>", "S3: <Code>", or the status. */
 static int store_error(const struct s3_req *r, struct err *err)
 {
-    char *code = xml_text(r->body.data, "Code");
-    char *msg = xml_text(r->body.data, "Message");
+    char *code = xml_text(r->x.body.data, "Code");
+    char *msg = xml_text(r->x.body.data, "Message");
 
     if (code != NULL && code[0] != '\0' && msg != NULL && msg[0] != '\0')
         err_set(err, ERR_CONVERT, "S3: %s: %s", code, msg);
@@ -408,20 +294,8 @@ static int store_error(const struct s3_req *r, struct err *err)
     return -1;
 }
 
-static struct curl_slist *header_add(struct curl_slist *list, const char *fmt, const char *value)
-{
-    char *line = xasprintf(fmt, value);
-    struct curl_slist *l = curl_slist_append(list, line);
-
-    free(line);
-    /* The house rule for memory: abort rather than run on without a header. */
-    if (l == NULL)
-        abort();
-    return l;
-}
-
-/* One request. method is GET (body to r->out_fd), PUT (body from r->in_fd or r->mem), POST
- * (body r->mem) or DELETE; payload_hash is the x-amz-content-sha256 value; extra holds more
+/* One request. method is GET (body to r->x.out_fd), PUT (body from r->x.in_fd or r->x.mem), POST
+ * (body r->x.mem) or DELETE; payload_hash is the x-amz-content-sha256 value; extra holds more
  * headers (borrowed). 0 for a 2xx answer, else -1 with err. */
 static int perform(const struct s3_target *t, const char *method, const char *key,
                    const char *query, const char *payload_hash, const struct curl_slist *extra,
@@ -438,12 +312,11 @@ static int perform(const struct s3_target *t, const char *method, const char *ke
         err_set(err, ERR_INTERNAL, "cannot set up the S3 request");
         goto out;
     }
-    r->curl = c;
-    headers = header_add(headers, "x-amz-content-sha256: %s", payload_hash);
+    headers = xfer_header_add(headers, "x-amz-content-sha256: %s", payload_hash);
     if (!is_empty(t->session_token))
-        headers = header_add(headers, "x-amz-security-token: %s", t->session_token);
+        headers = xfer_header_add(headers, "x-amz-security-token: %s", t->session_token);
     for (const struct curl_slist *l = extra; l != NULL; l = l->next)
-        headers = header_add(headers, "%s", l->data);
+        headers = xfer_header_add(headers, "%s", l->data);
     rc = fetch_guard_handle(c, &r->guard, "http,https");
 #define SET(opt, val)                                                                              \
     do {                                                                                           \
@@ -461,23 +334,18 @@ static int perform(const struct s3_target *t, const char *method, const char *ke
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_TIMEOUT, timeout_s);
     SET(CURLOPT_FAILONERROR, 0L);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, r);
+    if (rc == CURLE_OK)
+        rc = xfer_install(c, &r->x);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, r);
-    SET(CURLOPT_NOPROGRESS, 0L);
-    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-    SET(CURLOPT_XFERINFODATA, r);
     if (strcmp(method, "PUT") == 0) {
         SET(CURLOPT_UPLOAD, 1L);
-        SET(CURLOPT_READFUNCTION, on_read);
-        SET(CURLOPT_READDATA, r);
         SET(CURLOPT_INFILESIZE_LARGE,
-            (curl_off_t)(r->mem != NULL ? (int64_t)r->mem_len : r->in_left));
+            (curl_off_t)(r->x.mem != NULL ? (int64_t)r->x.mem_len : r->x.in_left));
     } else if (strcmp(method, "POST") == 0) {
         SET(CURLOPT_POST, 1L);
-        SET(CURLOPT_POSTFIELDS, r->mem != NULL ? r->mem : "");
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->mem != NULL ? r->mem_len : 0));
+        SET(CURLOPT_POSTFIELDS, r->x.mem != NULL ? r->x.mem : "");
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->x.mem != NULL ? r->x.mem_len : 0));
     } else if (strcmp(method, "DELETE") == 0) {
         SET(CURLOPT_CUSTOMREQUEST, "DELETE");
     }
@@ -488,31 +356,25 @@ static int perform(const struct s3_target *t, const char *method, const char *ke
     }
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    if (r->cancelled) {
-        err_set(err, ERR_CANCELLED, "cancelled");
-    } else if (r->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-        err_set(err, ERR_TOOBIG, "input too large");
-    } else if (r->write_errno != 0) {
-        err_set(err, ERR_CONVERT, "cannot write input file: %s", strerror(r->write_errno));
-    } else if (r->read_errno != 0) {
-        err_set(err, ERR_CONVERT, "cannot read output file: %s", strerror(r->read_errno));
-    } else if (r->file_short) {
-        err_set(err, ERR_CONVERT, "output file changed during the upload");
-    } else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->body_cut)) {
+    if (xfer_local_error(&r->x, rc, err) < 0)
+        goto out;
+    if (xfer_curl_failed(&r->x, rc)) {
         /* As in fetch.c: curl's error buffer would name the address (SEC-04). */
         if (r->guard.blocked)
             err_set(err, ERR_CONVERT, "S3 endpoint not allowed");
         else
             err_set(err, ERR_CONVERT, "S3: %s", curl_easy_strerror(rc));
-    } else if (r->status < 200 || r->status >= 300) {
-        store_error(r, err);
-    } else {
-        ret = 0;
+        goto out;
     }
+    if (r->status < 200 || r->status >= 300) {
+        store_error(r, err);
+        goto out;
+    }
+    ret = 0;
 out:
     if (c != NULL)
         curl_easy_cleanup(c);
-    r->curl = NULL;
+    r->x.curl = NULL;
     curl_slist_free_all(headers);
     free(sigv4);
     free(url);
@@ -528,25 +390,25 @@ int s3_get(const struct s3_target *t, const char *key, const char *path, int64_t
     if (check_request(t, key, err) < 0)
         return -1;
     req_init(&r, cancel);
-    r.max_bytes = max_bytes;
-    r.out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (r.out_fd < 0) {
+    r.x.max_bytes = max_bytes;
+    r.x.out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (r.x.out_fd < 0) {
         err_set(err, ERR_INTERNAL, "cannot create input file: %s", strerror(errno));
         req_fini(&r);
         return -1;
     }
     if (perform(t, "GET", key, NULL, EMPTY_SHA256, NULL, 0L, &r, err) < 0)
         goto out;
-    if (close(r.out_fd) != 0) {
-        r.out_fd = -1;
+    if (close(r.x.out_fd) != 0) {
+        r.x.out_fd = -1;
         err_set(err, ERR_CONVERT, "cannot write input file: %s", strerror(errno));
         goto out;
     }
-    r.out_fd = -1;
+    r.x.out_fd = -1;
     ret = 0;
 out:
-    if (r.out_fd >= 0)
-        close(r.out_fd);
+    if (r.x.out_fd >= 0)
+        close(r.x.out_fd);
     if (ret < 0)
         unlink(path);
     req_fini(&r);
@@ -558,8 +420,8 @@ static struct curl_slist *object_headers(const char *acl, const char *content_ty
 {
     struct curl_slist *h = NULL;
 
-    h = header_add(h, "x-amz-acl: %s", acl);
-    return header_add(h, "Content-Type: %s", content_type);
+    h = xfer_header_add(h, "x-amz-acl: %s", acl);
+    return xfer_header_add(h, "Content-Type: %s", content_type);
 }
 
 static int put_single(const struct s3_target *t, const char *key, int fd, int64_t size,
@@ -571,8 +433,8 @@ static int put_single(const struct s3_target *t, const char *key, int fd, int64_
     int ret;
 
     req_init(&r, cancel);
-    r.in_fd = fd;
-    r.in_left = size;
+    r.x.in_fd = fd;
+    r.x.in_left = size;
     ret = perform(t, "PUT", key, NULL, "UNSIGNED-PAYLOAD", h, 0L, &r, err);
     req_fini(&r);
     curl_slist_free_all(h);
@@ -613,7 +475,7 @@ static int put_multipart(const struct s3_target *t, const char *key, int fd, int
     h = object_headers(acl, content_type);
     if (perform(t, "POST", key, "uploads=", EMPTY_SHA256, h, SHORT_TIMEOUT_S, &r, err) < 0)
         goto out;
-    upload_id = xml_text(r.body.data, "UploadId");
+    upload_id = xml_text(r.x.body.data, "UploadId");
     if (upload_id == NULL || upload_id[0] == '\0') {
         err_set(err, ERR_CONVERT, "S3: no UploadId in the reply");
         goto out;
@@ -626,9 +488,9 @@ static int put_multipart(const struct s3_target *t, const char *key, int fd, int
             err_set(err, ERR_CANCELLED, "cancelled");
             goto out;
         }
-        r.in_fd = fd;
-        r.in_off = i * part;
-        r.in_left = size - r.in_off < part ? size - r.in_off : part;
+        r.x.in_fd = fd;
+        r.x.in_off = i * part;
+        r.x.in_left = size - r.x.in_off < part ? size - r.x.in_off : part;
         free(query);
         /* Parameters in canonical (sorted) order. */
         query = xasprintf("partNumber=%" PRId64 "&uploadId=%s", i + 1, enc_id);
@@ -660,16 +522,16 @@ static int put_multipart(const struct s3_target *t, const char *key, int fd, int
     xml = buf_steal(&b);
     req_fini(&r);
     req_init(&r, cancel);
-    r.mem = xml;
-    r.mem_len = strlen(xml);
+    r.x.mem = xml;
+    r.x.mem_len = strlen(xml);
     curl_slist_free_all(h);
-    h = header_add(NULL, "Content-Type: %s", "application/xml");
+    h = xfer_header_add(NULL, "Content-Type: %s", "application/xml");
     free(query);
     query = xasprintf("uploadId=%s", enc_id);
     if (perform(t, "POST", key, query, "UNSIGNED-PAYLOAD", h, 0L, &r, err) < 0)
         goto out;
     /* S3 may fail the completion after it answered 200 (it sends spaces while it works). */
-    if (r.body.data != NULL && strstr(r.body.data, "<Error>") != NULL) {
+    if (r.x.body.data != NULL && strstr(r.x.body.data, "<Error>") != NULL) {
         store_error(&r, err);
         goto out;
     }
@@ -707,7 +569,7 @@ int s3_put(const struct s3_target *t, const char *key, const char *path, const c
     /* Canned ACLs are words like "public-read"; both become header values. */
     if (acl[0] == '\0' || strspn(acl, "abcdefghijklmnopqrstuvwxyz-") != strlen(acl))
         return err_set(err, ERR_BADPARAM, "invalid S3 acl");
-    if (content_type[0] == '\0' || has_control(content_type))
+    if (content_type[0] == '\0' || xfer_has_control(content_type))
         return err_set(err, ERR_BADPARAM, "invalid content type");
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
