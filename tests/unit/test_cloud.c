@@ -4,16 +4,12 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -21,8 +17,7 @@
 #include "common/mem.h"
 #include "storage/cloud.h"
 #include "storage/fetch.h"
-
-extern char **environ;
+#include "fixture.h"
 
 /* cloud.c's test hooks (UNITTEST). */
 extern int64_t dropbox_single_max;
@@ -32,75 +27,8 @@ extern int64_t dropbox_chunk_size;
 #define WRONG_TOKEN "wrong-Secret-Token-42"
 #define MAX_LEN     (1024 * 1024)
 
-/* A python fixture process: its stdin is our pipe, so it also ends when we die. */
-struct pyfix {
-    pid_t pid;
-    int in_fd;
-    int port;
-};
-
 static char *tmpdir, *root, *work, *base_url;
-static struct pyfix stub = {.pid = -1, .in_fd = -1};
-
-static const char *python(void)
-{
-    const char *p = getenv("CONVERTD_PYTHON");
-
-    if (p != NULL && p[0] != '\0')
-        return p;
-    /* Debian's interpreter has the python3-* packages, whatever else is first in PATH. */
-    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
-static char *lib_script(const char *name)
-{
-    const char *lib = getenv("CONVERTD_TEST_LIB"), *data = getenv("CONVERTD_TEST_DATA");
-
-    if (lib != NULL)
-        return xasprintf("%s/%s", lib, name);
-    return xasprintf("%s/../lib/%s", data != NULL ? data : "tests/data", name);
-}
-
-/* Start argv (argv[0] the python interpreter) and read its {"port":N} line. */
-static int pyfix_start(struct pyfix *f, char *const argv[])
-{
-    int in[2], out[2];
-    posix_spawn_file_actions_t fa;
-    char line[256];
-    FILE *fp;
-    int rc = -1;
-
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    if (posix_spawnp(&f->pid, argv[0], &fa, NULL, argv, environ) != 0)
-        f->pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    f->in_fd = in[1];
-    fp = fdopen(out[0], "r");
-    if (f->pid > 0 && fp != NULL && fgets(line, sizeof line, fp) != NULL &&
-        sscanf(line, "{\"port\": %d}", &f->port) == 1 && f->port > 0)
-        rc = 0;
-    if (fp != NULL)
-        fclose(fp);
-    return rc;
-}
-
-static void pyfix_stop(struct pyfix *f)
-{
-    if (f->in_fd >= 0)
-        close(f->in_fd);
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-    }
-    f->pid = -1;
-    f->in_fd = -1;
-}
+static struct fixture stub = FIXTURE_INIT;
 
 static unsigned char pattern(size_t i)
 {
@@ -579,29 +507,22 @@ static Suite *cloud_suite(bool server)
 static bool server_start(void)
 {
     char tmpl[] = "/tmp/test_cloud.XXXXXX";
-    char *script = lib_script("cloudstub.py");
-    bool ok = false;
 
     if (mkdtemp(tmpl) == NULL)
-        goto out;
+        return false;
     tmpdir = xstrdup(tmpl);
     root = xasprintf("%s/root", tmpdir);
     work = xasprintf("%s/work", tmpdir);
     if (mkdir(root, 0700) != 0 || mkdir(work, 0700) != 0)
-        goto out;
+        return false;
     {
-        char *argv[] = {(char *)python(), script, root, TOKEN, NULL};
+        const char *args[] = {root, TOKEN, NULL};
 
-        if (pyfix_start(&stub, argv) != 0) {
-            printf("# cannot start %s\n", script);
-            goto out;
-        }
+        if (fixture_start(&stub, "cloudstub.py", args) != 0)
+            return false;
     }
-    base_url = xasprintf("http://127.0.0.1:%d", stub.port);
-    ok = true;
-out:
-    free(script);
-    return ok;
+    base_url = xasprintf("http://127.0.0.1:%d", fixture_port(&stub));
+    return true;
 }
 
 int main(void)
@@ -620,7 +541,7 @@ int main(void)
     if (!server) {
         /* python3 and its standard library are all the stub needs: not starting is a
          * failure, not a skip. */
-        pyfix_stop(&stub);
+        fixture_stop(&stub);
         if (tmpdir != NULL)
             fsx_rm_rf(tmpdir);
         return EXIT_FAILURE;
@@ -629,7 +550,7 @@ int main(void)
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    pyfix_stop(&stub);
+    fixture_stop(&stub);
     fsx_rm_rf(tmpdir);
     free(tmpdir);
     free(root);

@@ -4,14 +4,10 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -19,8 +15,7 @@
 #include "common/mem.h"
 #include "storage/fetch.h"
 #include "storage/ftp.h"
-
-extern char **environ;
+#include "fixture.h"
 
 /* ftp.c's test hooks (UNITTEST). */
 extern bool ftp_tls_insecure;
@@ -31,93 +26,8 @@ char *ftp_url(const struct ftp_target *t, const char *path, struct err *err);
 #define SMALL_LEN 1024
 #define BIG_LEN   (5 * 1024 * 1024)
 
-/* A python fixture process: its stdin is our pipe, so it also ends when we die. */
-struct pyfix {
-    pid_t pid;
-    int in_fd;
-    int port;
-};
-
 static char *tmpdir, *root, *root_tls, *work;
-static struct pyfix plain_srv = {.pid = -1, .in_fd = -1}, tls_srv = {.pid = -1, .in_fd = -1};
-
-static const char *python(void)
-{
-    const char *p = getenv("CONVERTD_PYTHON");
-
-    if (p != NULL && p[0] != '\0')
-        return p;
-    /* Debian's interpreter has the python3-* packages, whatever else is first in PATH. */
-    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
-static char *lib_script(const char *name)
-{
-    const char *lib = getenv("CONVERTD_TEST_LIB"), *data = getenv("CONVERTD_TEST_DATA");
-
-    if (lib != NULL)
-        return xasprintf("%s/%s", lib, name);
-    return xasprintf("%s/../lib/%s", data != NULL ? data : "tests/data", name);
-}
-
-/* True when `python -c "import module"` succeeds. */
-static bool python_has(const char *module)
-{
-    char *code = xasprintf("import %s", module);
-    char *argv[] = {(char *)python(), "-c", code, NULL};
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0)
-        waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    free(code);
-    return status == 0;
-}
-
-/* Start argv (argv[0] the python interpreter) and read its {"port":N} line. */
-static int pyfix_start(struct pyfix *f, char *const argv[])
-{
-    int in[2], out[2];
-    posix_spawn_file_actions_t fa;
-    char line[256];
-    FILE *fp;
-    int rc = -1;
-
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    if (posix_spawnp(&f->pid, argv[0], &fa, NULL, argv, environ) != 0)
-        f->pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    f->in_fd = in[1];
-    fp = fdopen(out[0], "r");
-    if (f->pid > 0 && fp != NULL && fgets(line, sizeof line, fp) != NULL &&
-        sscanf(line, "{\"port\": %d}", &f->port) == 1 && f->port > 0)
-        rc = 0;
-    if (fp != NULL)
-        fclose(fp);
-    return rc;
-}
-
-static void pyfix_stop(struct pyfix *f)
-{
-    if (f->in_fd >= 0)
-        close(f->in_fd);
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-    }
-    f->pid = -1;
-    f->in_fd = -1;
-}
+static struct fixture plain_srv = FIXTURE_INIT, tls_srv = FIXTURE_INIT;
 
 static unsigned char pattern(size_t i)
 {
@@ -157,10 +67,10 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-static struct ftp_target target(const struct pyfix *f, const char *password)
+static struct ftp_target target(const struct fixture *f, const char *password)
 {
     return (struct ftp_target){
-        .host = "127.0.0.1", .port = f->port, .user = USER, .password = password};
+        .host = "127.0.0.1", .port = fixture_port(f), .user = USER, .password = password};
 }
 
 static char *work_path(const char *name)
@@ -537,11 +447,10 @@ static Suite *ftp_suite(bool servers)
 static bool servers_start(void)
 {
     char tmpl[] = "/tmp/test_ftp.XXXXXX";
-    char *script = lib_script("ftpserver.py");
     char *log = NULL;
     bool ok = false;
 
-    if (!python_has("pyftpdlib") || !python_has("OpenSSL")) {
+    if (!fixture_python_has("pyftpdlib") || !fixture_python_has("OpenSSL")) {
         printf("# SKIP FTP transfers: python3 modules pyftpdlib and OpenSSL "
                "(python3-pyftpdlib, python3-openssl) are not installed\n");
         goto out;
@@ -556,19 +465,16 @@ static bool servers_start(void)
     if (mkdir(root, 0700) != 0 || mkdir(root_tls, 0700) != 0 || mkdir(work, 0700) != 0)
         goto out;
     {
-        char *plain_argv[] = {(char *)python(), script, root, USER, PASSWORD, NULL};
-        char *tls_argv[] = {(char *)python(), script,  root_tls, USER, PASSWORD,
-                            "--tls",          "--log", log,      NULL};
+        const char *plain_args[] = {root, USER, PASSWORD, NULL};
+        const char *tls_args[] = {root_tls, USER, PASSWORD, "--tls", "--log", log, NULL};
 
-        if (pyfix_start(&plain_srv, plain_argv) != 0 || pyfix_start(&tls_srv, tls_argv) != 0) {
-            printf("# cannot start %s\n", script);
+        if (fixture_start(&plain_srv, "ftpserver.py", plain_args) != 0 ||
+            fixture_start(&tls_srv, "ftpserver.py", tls_args) != 0)
             goto out;
-        }
     }
     ok = true;
 out:
     free(log);
-    free(script);
     return ok;
 }
 
@@ -587,16 +493,16 @@ int main(void)
     fflush(stdout);
     if (!servers && tmpdir != NULL) {
         /* The modules are there but the servers did not start: that is a failure. */
-        pyfix_stop(&plain_srv);
-        pyfix_stop(&tls_srv);
+        fixture_stop(&plain_srv);
+        fixture_stop(&tls_srv);
         return EXIT_FAILURE;
     }
     sr = srunner_create(ftp_suite(servers));
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    pyfix_stop(&plain_srv);
-    pyfix_stop(&tls_srv);
+    fixture_stop(&plain_srv);
+    fixture_stop(&tls_srv);
     if (tmpdir != NULL)
         fsx_rm_rf(tmpdir);
     free(tmpdir);

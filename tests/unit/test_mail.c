@@ -5,14 +5,10 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,8 +17,7 @@
 #include "common/fsx.h"
 #include "common/mem.h"
 #include "storage/mail.h"
-
-extern char **environ;
+#include "fixture.h"
 
 /* mail.c's test hooks (UNITTEST). */
 extern bool mail_tls_insecure;
@@ -33,97 +28,11 @@ char *mail_encode_subject(const char *subject);
 #define USER     "relayuser"
 #define PASSWORD "Relay-Pw-9876"
 
-/* A python fixture process: its stdin is our pipe, so it also ends when we die. */
-struct pyfix {
-    pid_t pid;
-    int in_fd;
-    int port;
-};
-
 enum { SINK_PLAIN, SINK_AUTH, SINK_TLS, SINK_COUNT };
 
 static char *tmpdir;
 static char *sink_dir[SINK_COUNT];
-static struct pyfix sink[SINK_COUNT] = {
-    {.pid = -1, .in_fd = -1}, {.pid = -1, .in_fd = -1}, {.pid = -1, .in_fd = -1}};
-
-static const char *python(void)
-{
-    const char *p = getenv("CONVERTD_PYTHON");
-
-    if (p != NULL && p[0] != '\0')
-        return p;
-    /* Debian's interpreter has the python3-* packages, whatever else is first in PATH. */
-    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
-static char *lib_script(const char *name)
-{
-    const char *lib = getenv("CONVERTD_TEST_LIB"), *data = getenv("CONVERTD_TEST_DATA");
-
-    if (lib != NULL)
-        return xasprintf("%s/%s", lib, name);
-    return xasprintf("%s/../lib/%s", data != NULL ? data : "tests/data", name);
-}
-
-/* True when `python -c "import module"` succeeds. */
-static bool python_has(const char *module)
-{
-    char *code = xasprintf("import %s", module);
-    char *argv[] = {(char *)python(), "-c", code, NULL};
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0)
-        waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    free(code);
-    return status == 0;
-}
-
-/* Start argv (argv[0] the python interpreter) and read its {"port":N} line. */
-static int pyfix_start(struct pyfix *f, char *const argv[])
-{
-    int in[2], out[2];
-    posix_spawn_file_actions_t fa;
-    char line[256];
-    FILE *fp;
-    int rc = -1;
-
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    if (posix_spawnp(&f->pid, argv[0], &fa, NULL, argv, environ) != 0)
-        f->pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    f->in_fd = in[1];
-    fp = fdopen(out[0], "r");
-    if (f->pid > 0 && fp != NULL && fgets(line, sizeof line, fp) != NULL &&
-        sscanf(line, "{\"port\": %d}", &f->port) == 1 && f->port > 0)
-        rc = 0;
-    if (fp != NULL)
-        fclose(fp);
-    return rc;
-}
-
-static void pyfix_stop(struct pyfix *f)
-{
-    if (f->in_fd >= 0)
-        close(f->in_fd);
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-    }
-    f->pid = -1;
-    f->in_fd = -1;
-}
+static struct fixture sink[SINK_COUNT] = {FIXTURE_INIT, FIXTURE_INIT, FIXTURE_INIT};
 
 /* Messages a sink has stored so far (its N.json files). */
 static int stored(int which)
@@ -156,7 +65,7 @@ static char *stored_file(int which, int n, const char *ext)
 
 static char *relay_url(int which)
 {
-    return xasprintf("smtp://127.0.0.1:%d", sink[which].port);
+    return xasprintf("smtp://127.0.0.1:%d", fixture_port(&sink[which]));
 }
 
 /* Send one message through a sink; returns mail_send()'s answer. */
@@ -542,42 +451,35 @@ static Suite *mail_suite(bool sinks)
 static bool sinks_start(bool *failed)
 {
     char tmpl[] = "/tmp/test_mail.XXXXXX";
-    char *script = lib_script("smtpsink.py");
     static const char *const names[SINK_COUNT] = {"plain", "auth", "tls"};
-    bool ok = false;
 
     *failed = false;
-    if (!python_has("aiosmtpd")) {
+    if (!fixture_python_has("aiosmtpd")) {
         printf("# SKIP SMTP delivery: python3 module aiosmtpd (python3-aiosmtpd) is not "
                "installed\n");
-        goto out;
+        return false;
     }
     *failed = true;
     if (mkdtemp(tmpl) == NULL)
-        goto out;
+        return false;
     tmpdir = xstrdup(tmpl);
     for (int i = 0; i < SINK_COUNT; i++) {
         sink_dir[i] = xasprintf("%s/%s", tmpdir, names[i]);
         if (mkdir(sink_dir[i], 0700) != 0)
-            goto out;
+            return false;
     }
     {
-        char *plain[] = {(char *)python(), script, sink_dir[SINK_PLAIN], NULL};
-        char *auth[] = {(char *)python(), script, sink_dir[SINK_AUTH], "--auth", USER,
-                        PASSWORD,         NULL};
-        char *tls[] = {(char *)python(), script, sink_dir[SINK_TLS], "--starttls", NULL};
+        const char *plain[] = {sink_dir[SINK_PLAIN], NULL};
+        const char *auth[] = {sink_dir[SINK_AUTH], "--auth", USER, PASSWORD, NULL};
+        const char *tls[] = {sink_dir[SINK_TLS], "--starttls", NULL};
 
-        if (pyfix_start(&sink[SINK_PLAIN], plain) != 0 ||
-            pyfix_start(&sink[SINK_AUTH], auth) != 0 || pyfix_start(&sink[SINK_TLS], tls) != 0) {
-            printf("# cannot start %s\n", script);
-            goto out;
-        }
+        if (fixture_start(&sink[SINK_PLAIN], "smtpsink.py", plain) != 0 ||
+            fixture_start(&sink[SINK_AUTH], "smtpsink.py", auth) != 0 ||
+            fixture_start(&sink[SINK_TLS], "smtpsink.py", tls) != 0)
+            return false;
     }
     *failed = false;
-    ok = true;
-out:
-    free(script);
-    return ok;
+    return true;
 }
 
 int main(void)
@@ -598,7 +500,7 @@ int main(void)
         srunner_free(sr);
     }
     for (int i = 0; i < SINK_COUNT; i++) {
-        pyfix_stop(&sink[i]);
+        fixture_stop(&sink[i]);
         free(sink_dir[i]);
     }
     if (tmpdir != NULL)

@@ -11,14 +11,12 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,8 +25,7 @@
 #include "common/fsx.h"
 #include "common/mem.h"
 #include "server/config.h"
-
-extern char **environ;
+#include "fixture.h"
 
 /* notify.c's test hook (UNITTEST). */
 extern int notify_retry_delay_ms;
@@ -39,94 +36,9 @@ extern int notify_retry_delay_ms;
 #define PID      "pr0c3ss1d0123456789abcdef"
 #define NO_RELAY "email requested but no --smtp-url is configured"
 
-/* A python fixture process: its stdin is our pipe, so it also ends when we die. */
-struct pyfix {
-    pid_t pid;
-    int in_fd;
-    int port;
-};
-
 static char *tmpdir;
 static char *sink_dir;
-static struct pyfix sink = {.pid = -1, .in_fd = -1};
-
-static const char *python(void)
-{
-    const char *p = getenv("CONVERTD_PYTHON");
-
-    if (p != NULL && p[0] != '\0')
-        return p;
-    /* Debian's interpreter has the python3-* packages, whatever else is first in PATH. */
-    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
-static char *lib_script(const char *name)
-{
-    const char *lib = getenv("CONVERTD_TEST_LIB"), *data = getenv("CONVERTD_TEST_DATA");
-
-    if (lib != NULL)
-        return xasprintf("%s/%s", lib, name);
-    return xasprintf("%s/../lib/%s", data != NULL ? data : "tests/data", name);
-}
-
-/* True when `python -c "import module"` succeeds. */
-static bool python_has(const char *module)
-{
-    char *code = xasprintf("import %s", module);
-    char *argv[] = {(char *)python(), "-c", code, NULL};
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0)
-        waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    free(code);
-    return status == 0;
-}
-
-/* Start argv (argv[0] the python interpreter) and read its {"port":N} line. */
-static int pyfix_start(struct pyfix *f, char *const argv[])
-{
-    int in[2], out[2];
-    posix_spawn_file_actions_t fa;
-    char line[256];
-    FILE *fp;
-    int rc = -1;
-
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    if (posix_spawnp(&f->pid, argv[0], &fa, NULL, argv, environ) != 0)
-        f->pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    f->in_fd = in[1];
-    fp = fdopen(out[0], "r");
-    if (f->pid > 0 && fp != NULL && fgets(line, sizeof line, fp) != NULL &&
-        sscanf(line, "{\"port\": %d}", &f->port) == 1 && f->port > 0)
-        rc = 0;
-    if (fp != NULL)
-        fclose(fp);
-    return rc;
-}
-
-static void pyfix_stop(struct pyfix *f)
-{
-    if (f->in_fd >= 0)
-        close(f->in_fd);
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-    }
-    f->pid = -1;
-    f->in_fd = -1;
-}
+static struct fixture sink = FIXTURE_INIT;
 
 static double now_ms(void)
 {
@@ -215,7 +127,7 @@ static struct config sink_config(char *url)
 
 static char *sink_url(void)
 {
-    return xasprintf("smtp://127.0.0.1:%d", sink.port);
+    return xasprintf("smtp://127.0.0.1:%d", fixture_port(&sink));
 }
 
 /* ---- the log: stderr into a file ------------------------------------------------------ */
@@ -548,31 +460,24 @@ static Suite *notify_suite(bool have_sink)
 /* The sink for the whole program; false when it cannot run (*failed when it should have). */
 static bool sink_start(bool *failed)
 {
-    char *script = lib_script("smtpsink.py");
-    bool ok = false;
-
     *failed = false;
-    if (!python_has("aiosmtpd")) {
+    if (!fixture_python_has("aiosmtpd")) {
         printf("# SKIP SMTP delivery: python3 module aiosmtpd (python3-aiosmtpd) is not "
                "installed\n");
-        goto out;
+        return false;
     }
     *failed = true;
     sink_dir = xasprintf("%s/sink", tmpdir);
     if (mkdir(sink_dir, 0700) != 0)
-        goto out;
+        return false;
     {
-        char *argv[] = {(char *)python(), script, sink_dir, NULL};
-        if (pyfix_start(&sink, argv) != 0) {
-            printf("# cannot start %s\n", script);
-            goto out;
-        }
+        const char *args[] = {sink_dir, NULL};
+
+        if (fixture_start(&sink, "smtpsink.py", args) != 0)
+            return false;
     }
     *failed = false;
-    ok = true;
-out:
-    free(script);
-    return ok;
+    return true;
 }
 
 int main(void)
@@ -596,7 +501,7 @@ int main(void)
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);
     }
-    pyfix_stop(&sink);
+    fixture_stop(&sink);
     free(sink_dir);
     fsx_rm_rf(tmpdir);
     free(tmpdir);

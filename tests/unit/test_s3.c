@@ -3,12 +3,10 @@
  * s3api middleware, started once for the suite by tests/lib/swift_s3.py. */
 #include <check.h>
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -17,6 +15,7 @@
 #include "common/mem.h"
 #include "storage/fetch.h"
 #include "storage/s3.h"
+#include "fixture.h"
 
 #define MIB              (1024 * 1024)
 #define BUCKET           "convertd-test"
@@ -26,10 +25,9 @@
 /* s3.c's test hook: the multipart threshold and part size. */
 extern int64_t s3_part_size;
 
-static char endpoint[128];
-static char access_key[64];
-static char secret_key[64];
-static char region[32];
+/* From swift_s3.py's first line, which stays alive until the end. */
+static struct fixture swift = FIXTURE_INIT;
+static const char *endpoint, *access_key, *secret_key, *region;
 static char *tmpdir;
 
 static struct s3_target target(const char *bucket)
@@ -471,70 +469,21 @@ static Suite *s3_suite(void)
     return s;
 }
 
-/* Copy the string value of "name" from a one-line JSON object (our own script's output). */
-static bool json_field(const char *line, const char *name, char *out, size_t size)
+/* The fields of swift_s3.py's first line, false when one is missing. */
+static bool swift_info(void)
 {
-    char *pat = xasprintf("\"%s\": \"", name);
-    const char *p = strstr(line, pat);
-    size_t n;
-
-    if (p != NULL)
-        p += strlen(pat);
-    free(pat);
-    if (p == NULL)
-        return false;
-    n = strcspn(p, "\"");
-    if (n >= size)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
-/* Start swift_s3.py with a pipe on its stdin (closing it stops the servers, also when this
- * program dies) and read its JSON line. */
-static pid_t start_swift(const char *folder, int *stdin_fd)
-{
-    const char *lib = getenv("CONVERTD_TEST_LIB");
-    char *script = lib ? xasprintf("%s/swift_s3.py", lib) : xstrdup("tests/lib/swift_s3.py");
-    int in[2], out[2];
-    char line[1024];
-    FILE *f;
-    pid_t pid;
-
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
-        return -1;
-    pid = fork();
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        execl("/usr/bin/python3", "python3", script, folder, (char *)NULL);
-        _exit(127);
-    }
-    free(script);
-    close(in[0]);
-    close(out[1]);
-    *stdin_fd = in[1];
-    f = fdopen(out[0], "r");
-    if (pid < 0 || f == NULL || fgets(line, sizeof line, f) == NULL ||
-        !json_field(line, "endpoint", endpoint, sizeof endpoint) ||
-        !json_field(line, "access_key", access_key, sizeof access_key) ||
-        !json_field(line, "secret_key", secret_key, sizeof secret_key) ||
-        !json_field(line, "region", region, sizeof region)) {
-        if (f != NULL)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    return pid;
+    endpoint = json_string_value(json_object_get(swift.info, "endpoint"));
+    access_key = json_string_value(json_object_get(swift.info, "access_key"));
+    secret_key = json_string_value(json_object_get(swift.info, "secret_key"));
+    region = json_string_value(json_object_get(swift.info, "region"));
+    return endpoint != NULL && access_key != NULL && secret_key != NULL && region != NULL;
 }
 
 int main(void)
 {
     char tmpl[] = "/tmp/test_s3.XXXXXX";
     char *folder;
-    int stdin_fd = -1, failed = 1;
-    pid_t pid;
+    int failed = 1;
     SRunner *sr;
 
     if (access(SWIFT_PROXY_PATH, X_OK) != 0) {
@@ -548,10 +497,13 @@ int main(void)
     folder = xasprintf("%s/swift", tmpdir);
     if (mkdir(folder, 0700) != 0)
         goto out;
-    pid = start_swift(folder, &stdin_fd);
-    if (pid < 0) {
-        fprintf(stderr, "test_s3: swift_s3.py did not start (log in %s)\n", folder);
-        goto out;
+    {
+        const char *args[] = {folder, NULL};
+
+        if (fixture_start(&swift, "swift_s3.py", args) != 0 || !swift_info()) {
+            fprintf(stderr, "test_s3: swift_s3.py did not start (log in %s)\n", folder);
+            goto out;
+        }
     }
     fetch_set_policy(true, NULL);
     /* Swift's account and container servers may still be settling right after start: a 503
@@ -570,9 +522,8 @@ int main(void)
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);
     }
-    close(stdin_fd);
-    waitpid(pid, NULL, 0);
 out:
+    fixture_stop(&swift);
     if (failed == 0)
         fsx_rm_rf(tmpdir);
     free(folder);
