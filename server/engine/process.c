@@ -2061,8 +2061,9 @@ static int recover(struct err *err)
 {
     static const char sql[] =
         "SELECT id, step, attempt, json_extract(job, '$.input'), "
-        "json_array_length(job, '$.inputs') FROM processes WHERE "
-        "step IN ('input', 'wait', 'convert', 'output') AND started = 1 ORDER BY starttime";
+        "json_array_length(job, '$.inputs'), json_type(job, '$.remote_output') FROM processes "
+        "WHERE step IN ('input', 'wait', 'convert', 'output') AND started = 1 ORDER BY "
+        "starttime";
     static const char sql_requeue[] =
         "UPDATE processes SET step = 'wait', percent = 0, message = 'Waiting for a free "
         "worker' WHERE id = ?";
@@ -2073,6 +2074,7 @@ static int recover(struct err *err)
     struct rec {
         char *id, *step, *input;
         int attempt, n_inputs;
+        bool remote_output;
     } *recs = NULL;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (n == cap) {
@@ -2084,12 +2086,19 @@ static int recover(struct err *err)
         recs[n].attempt = sqlite3_column_int(st, 2);
         recs[n].input = col_text(st, 3);
         recs[n].n_inputs = sqlite3_column_int(st, 4);
+        recs[n].remote_output = sqlite3_column_type(st, 5) != SQLITE_NULL;
         n++;
     }
     sqlite3_reset(st);
     for (size_t i = 0; i < n; i++) {
         const char *id = recs[i].id;
         enum process_step step = (enum process_step)process_step_from_name(recs[i].step);
+        if (recs[i].remote_output) {
+            /* Its storage credentials were kept in memory only (spec "Storage parameters"):
+             * converting again could not deliver the result. */
+            fail_process(id, 422, "interrupted by restart");
+            continue;
+        }
         if (step == STEP_INPUT && recs[i].n_inputs > 0) {
             /* The input arrived but the process was not queued yet. */
             advance(id, STEP_INPUT, STEP_WAIT, "Waiting for a free worker");

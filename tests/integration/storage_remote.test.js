@@ -272,6 +272,22 @@ describe('remote storage: S3 and FTP', function () {
                 await H.stopServer(guarded);
         });
 
+        it('--allow-url HOST:PORT lets an operator\'s own store through', async function () {
+            const port = new URL(swift.endpoint).port;
+            const allowed = await startServer({ workers: 1, args: [...FAKE, '--allow-url',
+                '127.0.0.1:' + port] });
+            try {
+                const g = H.api(allowed);
+                const proc = await g.process({ inputformat: 'fake', outputformat: 'txt' });
+                const res = await g.start(proc, { input: { s3: s3({ bucket: 'inbox' }) },
+                    file: 'docs/hello one.fake', wait: true }, { timeout: 30000 });
+                expect(res.status, show(res)).to.equal(200);
+                expect(res.json().step).to.equal('finished');
+            } finally {
+                await H.stopServer(allowed);
+            }
+        });
+
         it('an S3 endpoint on 127.0.0.1 is refused: 422 "not allowed"', async function () {
             const g = H.api(guarded);
             const proc = await g.process({ inputformat: 'fake', outputformat: 'txt' });

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ACCESS_KEY = 'test:tester'
@@ -124,6 +125,17 @@ def healthy(port):
         return False
 
 
+def answers(port):
+    """A backend server answers HTTP at all (any status): it is listening and serving."""
+    try:
+        with urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write('usage: swift_s3.py FOLDER\n')
@@ -152,7 +164,10 @@ def main():
                                              stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                              start_new_session=True))
         deadline = time.monotonic() + 30
-        while not healthy(ports['proxy']):
+        # The proxy first, then every backend: a proxy that answers before the account,
+        # container and object servers do turns the first requests into 503s.
+        while not (healthy(ports['proxy']) and
+                   all(answers(ports[n]) for n in ('account', 'container', 'object'))):
             if stopping or time.monotonic() > deadline or any(c.poll() is not None
                                                               for c in children):
                 sys.stderr.write('swift_s3.py: servers did not start (see %s)\n'
