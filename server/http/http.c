@@ -683,8 +683,11 @@ int http_start(struct err *err)
     const char *host = g_config->listen_host;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    /* poll(), not epoll (what MHD_USE_AUTO picks): libmicrohttpd 0.9.75's edge-triggered epoll
+     * can miss a client's FIN that arrives right behind the last body bytes, and a half-closed
+     * connection with an unfinished body then hangs until the connection timeout. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+                     MHD_USE_ERROR_LOG | MHD_USE_POLL;
     if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
         sin->sin_port = htons((uint16_t)g_config->listen_port);
