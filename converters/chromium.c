@@ -52,19 +52,16 @@
 
 /* The binary itself, never the /usr/bin/chromium shell wrapper (it reads config files and
  * the environment); SEC-21's execve allow-list is to name it. */
-#define CHROMIUM_PATH  "/usr/lib/chromium/chromium"
-#define CRASHPAD_PATH  "/usr/lib/chromium/chrome_crashpad_handler"
-#define ORIGIN         "http://convertd.invalid"
-#define INPUT_URL      ORIGIN "/input.html"
-#define MAX_MESSAGE    ((size_t)256 << 20) /* a DevTools message: a screenshot in base64 */
-#define MAX_HTML       ((size_t)64 << 20)
-#define MAX_URL_FILE   65536
-#define START_MS       30000 /* browser start up to the first page target */
-#define CALL_MS        30000
-#define CAPTURE_MS     120000
-#define DEFAULT_PIXELS 100000000
-#define DEFAULT_SIDE   32768
-#define DEFAULT_PAGES  1000
+#define CHROMIUM_PATH "/usr/lib/chromium/chromium"
+#define CRASHPAD_PATH "/usr/lib/chromium/chrome_crashpad_handler"
+#define ORIGIN        "http://convertd.invalid"
+#define INPUT_URL     ORIGIN "/input.html"
+#define MAX_MESSAGE   ((size_t)256 << 20) /* a DevTools message: a screenshot in base64 */
+#define MAX_HTML      ((size_t)64 << 20)
+#define MAX_URL_FILE  65536
+#define START_MS      30000 /* browser start up to the first page target */
+#define CALL_MS       30000
+#define CAPTURE_MS    120000
 
 /* How long a page may take to fire its load event before it is captured as it stands. A
  * variable so that the unit test can shorten it. */
@@ -847,37 +844,23 @@ UNITTEST bool chromium_image_size(const unsigned char *d, size_t n, long *w, lon
     return false;
 }
 
-struct limits {
-    int64_t pixels;
-    int side;
-    int pages;
-};
-
-static void get_limits(const struct conv_job *job, struct limits *l)
+static int check_size(long w, long h, const struct conv_limits *l, struct err *err)
 {
-    const struct conv_limits *j = job->limits;
-    l->pixels = j && j->max_pixels > 0 ? j->max_pixels : DEFAULT_PIXELS;
-    l->side = j && j->max_side > 0 ? j->max_side : DEFAULT_SIDE;
-    l->pages = j && j->max_pages > 0 ? j->max_pages : DEFAULT_PAGES;
-}
-
-static int check_size(long w, long h, const struct limits *l, struct err *err)
-{
-    if (w > l->side || h > l->side)
+    if (w > l->max_side || h > l->max_side)
         return err_set(err, ERR_CONVERT,
                        "the screenshot is %ldx%ld pixels, larger than the limit of %d pixels per "
                        "side",
-                       w, h, l->side);
-    if ((int64_t)w * h > l->pixels)
+                       w, h, l->max_side);
+    if ((int64_t)w * h > l->max_pixels)
         return err_set(err, ERR_CONVERT,
                        "the screenshot is %ldx%ld pixels, larger than the limit of %lld pixels", w,
-                       h, (long long)l->pixels);
+                       h, (long long)l->max_pixels);
     return 0;
 }
 
 /* Decode the "data" of a capture and write it as out.EXT into the output folder. */
 static int write_output(const struct conv_job *job, json_t *res, const char *ext,
-                        const struct limits *l, struct err *err)
+                        const struct conv_limits *l, struct err *err)
 {
     const char *b64 = json_string_value(json_object_get(res, "data"));
     size_t n = 0;
@@ -910,7 +893,7 @@ out:
     return rc;
 }
 
-static int capture_image(struct page *p, const struct settings *s, const struct limits *l,
+static int capture_image(struct page *p, const struct settings *s, const struct conv_limits *l,
                          bool jpeg, struct err *err)
 {
     json_t *args = json_object();
@@ -929,12 +912,12 @@ static int capture_image(struct page *p, const struct settings *s, const struct 
         json_decref(m);
         h = ch >= 1 && ch < 1e9 ? (long)ceil(ch) : s->height;
         /* SEC-09: an endless page is cut at the limits, never refused for being long. */
-        if (h > l->side) {
-            log_info("chromium: the page is %ld pixels high: captured down to %d", h, l->side);
-            h = l->side;
+        if (h > l->max_side) {
+            log_info("chromium: the page is %ld pixels high: captured down to %d", h, l->max_side);
+            h = l->max_side;
         }
-        if ((int64_t)w * h > l->pixels && (int64_t)w <= l->pixels) {
-            long cut = (long)(l->pixels / w);
+        if ((int64_t)w * h > l->max_pixels && (int64_t)w <= l->max_pixels) {
+            long cut = (long)(l->max_pixels / w);
             log_info("chromium: the page is %ldx%ld pixels: captured down to %ld", w, h, cut);
             h = cut;
         }
@@ -963,7 +946,7 @@ out:
     return rc;
 }
 
-static int print_pdf(struct page *p, const struct settings *s, const struct limits *l,
+static int print_pdf(struct page *p, const struct settings *s, const struct conv_limits *l,
                      struct err *err)
 {
     json_t *args = json_object();
@@ -981,7 +964,7 @@ static int print_pdf(struct page *p, const struct settings *s, const struct limi
     json_object_set_new(args, "marginRight", json_real(s->margin_mm[3] / 25.4));
     json_object_set_new(args, "preferCSSPageSize", json_false());
     /* An endless page stops at the page limit; Chromium caps a range at the real count. */
-    snprintf(range, sizeof range, "1-%d", l->pages);
+    snprintf(range, sizeof range, "1-%d", l->max_pages);
     json_object_set_new(args, "pageRanges", json_string(range));
     if (cdp_call(p->cdp, p->session, "Page.printToPDF", args, CAPTURE_MS, &res, err) < 0)
         goto out;
@@ -1087,8 +1070,8 @@ out:
     return rc;
 }
 
-static int render(struct page *p, const struct settings *s, const struct limits *l, const char *url,
-                  struct err *err)
+static int render(struct page *p, const struct settings *s, const struct conv_limits *l,
+                  const char *url, struct err *err)
 {
     json_t *res = NULL;
     int rc = -1;
@@ -1135,7 +1118,7 @@ out:
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     struct settings s;
-    struct limits l;
+    struct conv_limits l;
     struct forwarder fw;
     struct browser b = {.dir = NULL, .pid = -1, .fd = -1};
     struct page p = {.job = job};
@@ -1156,7 +1139,7 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
     if (!html && strcmp(job->in_format, "website") != 0)
         return err_set(err, ERR_CONVERT, "chromium: cannot read %s", job->in_format);
     read_settings(job->options, &s);
-    get_limits(job, &l);
+    l = conv_limits_of(job);
 
     int channel = job->proxy_fd > 0 ? job->proxy_fd : -1;
     if (html) {

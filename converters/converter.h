@@ -80,6 +80,23 @@ struct conv_job {
     int proxy_fd;
 };
 
+/* The limits a converter applies: the job's, each one a caller left at 0 (a unit test's job)
+ * replaced by the server's default (--max-pixels, --max-side, --max-pages). */
+#define CONV_DEFAULT_PIXELS ((int64_t)100000000)
+#define CONV_DEFAULT_SIDE   32768
+#define CONV_DEFAULT_PAGES  1000
+
+static inline struct conv_limits conv_limits_of(const struct conv_job *job)
+{
+    const struct conv_limits *j = job->limits;
+    struct conv_limits l = {
+        .max_pixels = j && j->max_pixels > 0 ? j->max_pixels : CONV_DEFAULT_PIXELS,
+        .max_side = j && j->max_side > 0 ? j->max_side : CONV_DEFAULT_SIDE,
+        .max_pages = j && j->max_pages > 0 ? j->max_pages : CONV_DEFAULT_PAGES,
+    };
+    return l;
+}
+
 struct conv_result {
     json_t *info; /* INFO mode: new reference set by convert(), freed by the worker */
     /* Media duration in seconds (audio/video inputs), set as soon as it is known: the worker

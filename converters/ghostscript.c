@@ -50,14 +50,11 @@
 /* ---- facts ------------------------------------------------------------------------- */
 
 /* An absolute path and no PATH lookup (SEC-11); SEC-21's execve allow-list is to name it. */
-#define GS_PATH        "/usr/bin/gs"
-#define DEFAULT_PIXELS 100000000
-#define DEFAULT_SIDE   32768
-#define DEFAULT_PAGES  1000
-#define MAX_CHUNKS     8
-#define POLL_MS        200
-#define HEAD_MAX       4096 /* first bytes gs prints: its "Error: ..." line is there */
-#define TAIL_MAX       2048 /* and the last ones, for errors without that line */
+#define GS_PATH    "/usr/bin/gs"
+#define MAX_CHUNKS 8
+#define POLL_MS    200
+#define HEAD_MAX   4096 /* first bytes gs prints: its "Error: ..." line is there */
+#define TAIL_MAX   2048 /* and the last ones, for errors without that line */
 
 static const char *const preset_choices[] = {"screen", "ebook", "printer", "prepress", NULL};
 /* Mode extract: the pages drawn by gs, or the images embedded in the PDF (pdf.c, no gs). */
@@ -781,20 +778,6 @@ out:
 
 /* ---- convert ----------------------------------------------------------------------- */
 
-struct limits {
-    int64_t pixels;
-    int side;
-    int pages;
-};
-
-static void get_limits(const struct conv_job *job, struct limits *l)
-{
-    const struct conv_limits *j = job->limits;
-    l->pixels = j && j->max_pixels > 0 ? j->max_pixels : DEFAULT_PIXELS;
-    l->side = j && j->max_side > 0 ? j->max_side : DEFAULT_SIDE;
-    l->pages = j && j->max_pages > 0 ? j->max_pages : DEFAULT_PAGES;
-}
-
 static const struct device *find_device(const char *out)
 {
     for (size_t i = 0; out && i < sizeof devices / sizeof devices[0]; i++)
@@ -837,7 +820,7 @@ static int input_kind(const char *path, const char *format, enum kind *kind, str
 
 /* SEC-13: every page gs will draw, at the density asked for, within the limits. */
 static int check_pages(const struct pdf_facts *f, int first, int last, int dpi,
-                       const struct limits *l, struct err *err)
+                       const struct conv_limits *l, struct err *err)
 {
     if (!f->sizes)
         return err_set(err, ERR_CONVERT, "cannot read the page sizes of the document");
@@ -849,16 +832,16 @@ static int check_pages(const struct pdf_facts *f, int first, int last, int dpi,
         int64_t pw = (int64_t)w, ph = (int64_t)h;
         if (pw < 1 || ph < 1)
             return err_set(err, ERR_CONVERT, "page %d is smaller than one pixel at %d dpi", i, dpi);
-        if (pw > l->side || ph > l->side)
+        if (pw > l->max_side || ph > l->max_side)
             return err_set(err, ERR_CONVERT,
                            "page %d is %lldx%lld pixels at %d dpi, larger than the limit of %d "
                            "pixels per side",
-                           i, (long long)pw, (long long)ph, dpi, l->side);
-        if (pw * ph > l->pixels)
+                           i, (long long)pw, (long long)ph, dpi, l->max_side);
+        if (pw * ph > l->max_pixels)
             return err_set(err, ERR_CONVERT,
                            "page %d is %lldx%lld pixels at %d dpi, larger than the limit of %lld "
                            "pixels",
-                           i, (long long)pw, (long long)ph, dpi, (long long)l->pixels);
+                           i, (long long)pw, (long long)ph, dpi, (long long)l->max_pixels);
     }
     return 0;
 }
@@ -888,13 +871,13 @@ static int clamp_range(const struct settings *s, int pages, int *first, int *las
  * pixels, and the result is measured like any PDF. At most max_pages + 1 pages (or up to the
  * end of the range asked for), so "too many pages" can still be told apart. */
 static int ps_to_pdf(const struct conv_job *job, struct work *w, enum kind kind,
-                     const struct settings *s, const struct limits *l, const char *output,
+                     const struct settings *s, const struct conv_limits *l, const char *output,
                      bool plain, struct pdf_facts *f, struct err *err)
 {
     struct watch watch = {.job = job, .message = "Reading the PostScript file", .last = 0};
     char *path = xasprintf("%s/%s", w->dir, output);
     int rc = -1;
-    int last = l->pages + 1;
+    int last = l->max_pages + 1;
     if (plain && s->has_range && s->last < last)
         last = s->last;
     struct plan p = {
@@ -917,8 +900,8 @@ static int ps_to_pdf(const struct conv_job *job, struct work *w, enum kind kind,
     }
     if (pdf_read_facts(path, 0, f, err) < 0)
         goto out;
-    if (f->pages > l->pages) {
-        err_set(err, ERR_CONVERT, "the document has more than %d pages, the limit", l->pages);
+    if (f->pages > l->max_pages) {
+        err_set(err, ERR_CONVERT, "the document has more than %d pages, the limit", l->max_pages);
         goto out;
     }
     if (f->pages < 1) {
@@ -1053,7 +1036,7 @@ out:
 /* Mode extract with extract "images": the images embedded in the PDF as they are, by
  * libqpdf and libvips; gs draws nothing. */
 static int extract_images(const struct conv_job *job, const struct settings *s,
-                          const struct limits *l, struct err *err)
+                          const struct conv_limits *l, struct err *err)
 {
     enum kind kind = KIND_PDF;
     if (strcmp(job->out_format, "png") != 0 && strcmp(job->out_format, "jpg") != 0)
@@ -1064,9 +1047,9 @@ static int extract_images(const struct conv_job *job, const struct settings *s,
         return err_set(err, ERR_CONVERT, "images are extracted from PDF files only");
     /* Each image is one output file, as a page is: max_pages counts them. */
     struct pdf_extract_limits pl = {
-        .max_images = l->pages,
-        .max_pixels = l->pixels,
-        .max_side = l->side,
+        .max_images = l->max_pages,
+        .max_pixels = l->max_pixels,
+        .max_side = l->max_side,
     };
     if (job->progress && job->progress(job->progress_opaque, 0, "Reading the document"))
         return err_set(err, ERR_CANCELLED, "cancelled");
@@ -1081,7 +1064,7 @@ static int extract_images(const struct conv_job *job, const struct settings *s,
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     struct settings s;
-    struct limits l;
+    struct conv_limits l;
     struct work w = {0};
     struct pdf_facts f = {0};
     enum kind kind = KIND_PDF;
@@ -1098,7 +1081,7 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
         return err_set(err, ERR_CONVERT, "ghostscript: cannot write %s",
                        job->out_format ? job->out_format : "unknown");
     read_settings(job->options, &s);
-    get_limits(job, &l);
+    l = conv_limits_of(job);
     if (job->mode == CONV_MODE_EXTRACT && s.images)
         return extract_images(job, &s, &l, err);
     if (!dev->raster && s.pdfa && (!icc_rgb || !icc_gray))
@@ -1113,7 +1096,7 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
 
     if (kind == KIND_PDF) {
         if (work_link_input(&w, job->inputs[0], "in.pdf", err) < 0 ||
-            pdf_read_facts(job->inputs[0], l.pages, &f, err) < 0)
+            pdf_read_facts(job->inputs[0], l.max_pages, &f, err) < 0)
             goto out;
     } else {
         if (work_link_input(&w, job->inputs[0], kind == KIND_EPS ? "in.eps" : "in.ps", err) < 0)

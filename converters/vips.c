@@ -28,9 +28,6 @@
 #define MAX_RESIZE_SIDE 100000
 #define MAX_PERCENT     1000
 #define ICO_MAX_SIDE    256
-#define DEFAULT_PIXELS  100000000
-#define DEFAULT_SIDE    32768
-#define DEFAULT_PAGES   1000
 
 struct resize_spec {
     int width, height; /* 0 = keep aspect from the other side */
@@ -493,20 +490,6 @@ static int load(const struct in_format *f, const char *path, const struct settin
     return 0;
 }
 
-struct limits {
-    int64_t pixels;
-    int side;
-    int pages;
-};
-
-static void get_limits(const struct conv_job *job, struct limits *l)
-{
-    const struct conv_limits *j = job->limits;
-    l->pixels = j && j->max_pixels > 0 ? j->max_pixels : DEFAULT_PIXELS;
-    l->side = j && j->max_side > 0 ? j->max_side : DEFAULT_SIDE;
-    l->pages = j && j->max_pages > 0 ? j->max_pages : DEFAULT_PAGES;
-}
-
 /* spec SEC-09: refuse from the header, before any pixel is decoded. */
 static uint32_t le32(const unsigned char *p)
 {
@@ -559,15 +542,16 @@ static bool magick_declared_size(const char *path, const char *format, int64_t *
     return ok;
 }
 
-static int check_size(const char *what, int w, int h, int pages, const struct limits *l,
+static int check_size(const char *what, int w, int h, int pages, const struct conv_limits *l,
                       struct err *err)
 {
-    if (w > l->side || h > l->side || pages > l->pages || (int64_t)w * h * pages > l->pixels)
+    if (w > l->max_side || h > l->max_side || pages > l->max_pages ||
+        (int64_t)w * h * pages > l->max_pixels)
         return err_set(err, ERR_CONVERT,
                        "%s too large (%dx%d, %d page%s; limit %lld pixels, %d per side, "
                        "%d pages)",
-                       what, w, h, pages, pages == 1 ? "" : "s", (long long)l->pixels, l->side,
-                       l->pages);
+                       what, w, h, pages, pages == 1 ? "" : "s", (long long)l->max_pixels,
+                       l->max_side, l->max_pages);
     return 0;
 }
 
@@ -833,7 +817,8 @@ static int info(const struct conv_job *job, VipsImage *head, int pages, bool ani
  * and joined again (processing the tall image whole would blur pages into each other). */
 static int convert_joined(const struct conv_job *job, const struct in_format *inf,
                           const struct out_format *of, const struct settings *s, VipsAccess access,
-                          int pages, const struct limits *l, struct progress *pr, struct err *err)
+                          int pages, const struct conv_limits *l, struct progress *pr,
+                          struct err *err)
 {
     VipsImage *strip = NULL, *joined = NULL;
     VipsImage **page = g_new0(VipsImage *, pages);
@@ -886,7 +871,8 @@ out:
 /* Several pages into one file each, named by page number (converter.h). */
 static int convert_split(const struct conv_job *job, const struct in_format *inf,
                          const struct out_format *of, const struct settings *s, VipsAccess access,
-                         int pages, const struct limits *l, struct progress *pr, struct err *err)
+                         int pages, const struct conv_limits *l, struct progress *pr,
+                         struct err *err)
 {
     VipsImage *strip = NULL;
     int ph = 0, rc = -1, written = 0;
@@ -932,10 +918,10 @@ static int convert_split(const struct conv_job *job, const struct in_format *inf
                 /* Pages may differ in size: check each one, and the sum. */
                 total += (int64_t)one->Xsize * one->Ysize;
                 r = check_size("image", one->Xsize, one->Ysize, 1, l, err);
-                if (r == 0 && total > l->pixels)
+                if (r == 0 && total > l->max_pixels)
                     r = err_set(err, ERR_CONVERT,
                                 "image too large (%d pages, more than %lld pixels)", pages,
-                                (long long)l->pixels);
+                                (long long)l->max_pixels);
             }
         }
         if (r == 0)
@@ -1015,7 +1001,7 @@ static bool jpeg_as_is(const struct in_format *inf, VipsImage *head, const struc
 /* Image → PDF: one page per page of the input, each its pixels' size at their resolution. */
 static int convert_pdf(const struct conv_job *job, const struct in_format *inf,
                        const struct out_format *of, const struct settings *s, VipsAccess access,
-                       VipsImage *head, int pages, const struct limits *l, struct progress *pr,
+                       VipsImage *head, int pages, const struct conv_limits *l, struct progress *pr,
                        struct err *err)
 {
     struct pdf_image *imgs = g_new0(struct pdf_image, (size_t)pages);
@@ -1073,14 +1059,14 @@ out:
 static int convert(const struct conv_job *job, struct conv_result *res, struct err *err)
 {
     struct settings s;
-    struct limits l;
+    struct conv_limits l;
     struct progress pr = {.job = job, .index = 0, .count = 1, .last = -1};
     VipsImage *head = NULL, *src = NULL, *done = NULL;
     char *path = NULL;
     int rc = -1;
 
     read_settings(job->options, &s);
-    get_limits(job, &l);
+    l = conv_limits_of(job);
     const struct in_format *inf = find_in(job->in_format);
     if (!inf || !job->inputs || !job->inputs[0])
         return err_set(err, ERR_CONVERT, "vips: cannot read %s input",
@@ -1099,11 +1085,11 @@ static int convert(const struct conv_job *job, struct conv_result *res, struct e
 
     int64_t dw, dh;
     if (job->mode != CONV_MODE_INFO && magick_declared_size(job->inputs[0], inf->name, &dw, &dh) &&
-        (dw > l.side || dh > l.side || dw * dh > l.pixels))
+        (dw > l.max_side || dh > l.max_side || dw * dh > l.max_pixels))
         return err_set(err, ERR_CONVERT,
                        "image too large (%lld×%lld; limit %d per side, %lld "
                        "pixels)",
-                       (long long)dw, (long long)dh, l.side, (long long)l.pixels);
+                       (long long)dw, (long long)dh, l.max_side, (long long)l.max_pixels);
 
     /* Header only: the default page, no pixels. For SVG this is the canvas at `density`. */
     if (load(inf, job->inputs[0], &s, VIPS_ACCESS_SEQUENTIAL, 0, 1, &head, err) < 0)
