@@ -397,37 +397,23 @@ out:
     return ok;
 }
 
-/* smtp://HOST[:PORT] or smtps://HOST[:PORT], a lone trailing '/' allowed. No user info: the
- * credentials have flags of their own, which keeps them out of anything that shows the URL. */
-static bool check_smtp_url(const char *v)
+/* SCHEME://HOST[:PORT] or SCHEMEs://HOST[:PORT] (scheme "smtp" or "http"), a lone trailing '/'
+ * allowed. No user info: credentials have flags of their own, which keeps them out of anything
+ * that shows the URL. */
+static bool check_base(const char *v, const char *scheme)
 {
+    size_t n = strlen(scheme);
     const char *auth;
     size_t len;
 
-    if (strncasecmp(v, "smtp://", 7) == 0)
-        auth = v + 7;
-    else if (strncasecmp(v, "smtps://", 8) == 0)
-        auth = v + 8;
-    else
+    if (strncasecmp(v, scheme, n) != 0)
         return false;
-    len = strlen(auth);
-    if (len > 0 && auth[len - 1] == '/')
-        len--;
-    return len > 0 && len <= 255 && parse_authority(auth, len);
-}
-
-/* http://HOST[:PORT] or https://HOST[:PORT], a lone trailing '/' allowed. */
-static bool check_base_url(const char *v)
-{
-    const char *auth;
-    size_t len;
-
-    if (strncasecmp(v, "http://", 7) == 0)
-        auth = v + 7;
-    else if (strncasecmp(v, "https://", 8) == 0)
-        auth = v + 8;
-    else
+    auth = v + n;
+    if (*auth == 's' || *auth == 'S')
+        auth++;
+    if (strncmp(auth, "://", 3) != 0)
         return false;
+    auth += 3;
     len = strlen(auth);
     if (len > 0 && auth[len - 1] == '/')
         len--;
@@ -478,12 +464,12 @@ static int set_value(struct loader *ld, const struct flag *f, const char *v, enu
     case CFG_SMTP:
     case CFG_EMAIL:
         /* The value is not repeated: a URL may carry user info with a password in it. */
-        if (*v != '\0' && !(f->type == CFG_SMTP ? check_smtp_url(v) : check_address(v)))
+        if (*v != '\0' && !(f->type == CFG_SMTP ? check_base(v, "smtp") : check_address(v)))
             return err_set(err, ERR_BADPARAM, "%s: want %s", where, f->metavar);
         set_string(p, *v != '\0' ? v : NULL);
         break;
     case CFG_BASE:
-        if (!check_base_url(v))
+        if (!check_base(v, "http"))
             return err_set(err, ERR_BADPARAM, "%s: want %s", where, f->metavar);
         set_string(p, v);
         break;

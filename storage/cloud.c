@@ -76,30 +76,6 @@ static bool is_empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
-/* An http(s) base URL without user info, query or fragment; a path is allowed (a stand-in
- * may live under one). */
-static bool base_url_ok(const char *url)
-{
-    CURLU *u = NULL;
-    char *part = NULL;
-    bool ok = false;
-
-    if (!fetch_url_syntax_ok(url))
-        return false;
-    u = curl_url();
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
-        goto out;
-    if (curl_url_get(u, CURLUPART_USER, &part, 0) != CURLUE_NO_USER)
-        goto out;
-    if (curl_url_get(u, CURLUPART_QUERY, &part, 0) != CURLUE_NO_QUERY)
-        goto out;
-    ok = curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_NO_FRAGMENT;
-out:
-    curl_free(part);
-    curl_url_cleanup(u);
-    return ok;
-}
-
 /* base (without its trailing slashes) + path. */
 static char *join_url(const char *base, const char *path)
 {
@@ -116,7 +92,7 @@ static int check_common(enum service svc, const char *base, const char *token, c
 {
     const char *name = service_name[svc];
 
-    if (is_empty(base) || !base_url_ok(base))
+    if (is_empty(base) || !fetch_base_url_ok(base, true))
         return err_set(err, ERR_BADPARAM, "invalid %s URL", name);
     if (is_empty(token))
         return err_set(err, ERR_BADPARAM, "%s access token missing", name);

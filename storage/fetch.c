@@ -101,6 +101,34 @@ out:
     return ok;
 }
 
+bool fetch_base_url_ok(const char *url, bool path_allowed)
+{
+    CURLU *u = NULL;
+    char *part = NULL;
+    bool ok = false;
+
+    if (!fetch_url_syntax_ok(url))
+        return false;
+    u = curl_url();
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        goto out;
+    if (curl_url_get(u, CURLUPART_USER, &part, 0) != CURLUE_NO_USER ||
+        curl_url_get(u, CURLUPART_QUERY, &part, 0) != CURLUE_NO_QUERY ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) != CURLUE_NO_FRAGMENT)
+        goto out;
+    if (path_allowed) {
+        ok = true;
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_PATH, &part, 0) != CURLUE_OK)
+        goto out;
+    ok = strcmp(part, "/") == 0 || part[0] == '\0';
+out:
+    curl_free(part);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 static curl_socket_t open_socket(void *opaque, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct fetch_guard *g = opaque;

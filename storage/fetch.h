@@ -40,6 +40,10 @@ CURLcode fetch_guard_handle(CURL *c, struct fetch_guard *g, const char *protocol
  * characters (checked at create/start, before any connection). */
 bool fetch_url_syntax_ok(const char *url);
 
+/* The base URL of a service (an S3 endpoint, a Dropbox or Drive stand-in): fetch_url_syntax_ok()
+ * and no user info, query or fragment; a path only when path_allowed. */
+bool fetch_base_url_ok(const char *url, bool path_allowed);
+
 struct fetch_result {
     long http_status;
     int64_t size;

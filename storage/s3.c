@@ -93,32 +93,6 @@ static bool region_ok(const char *region)
     return n >= 1 && n <= 32 && strspn(region, LOWER_DIGITS_DASH) == n;
 }
 
-static bool endpoint_ok(const char *endpoint)
-{
-    CURLU *u = NULL;
-    char *part = NULL;
-    bool ok = false;
-
-    if (!fetch_url_syntax_ok(endpoint))
-        return false;
-    u = curl_url();
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK)
-        goto out;
-    if (curl_url_get(u, CURLUPART_USER, &part, 0) != CURLUE_NO_USER)
-        goto out;
-    if (curl_url_get(u, CURLUPART_QUERY, &part, 0) != CURLUE_NO_QUERY)
-        goto out;
-    if (curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) != CURLUE_NO_FRAGMENT)
-        goto out;
-    if (curl_url_get(u, CURLUPART_PATH, &part, 0) != CURLUE_OK)
-        goto out;
-    ok = strcmp(part, "/") == 0 || part[0] == '\0';
-out:
-    curl_free(part);
-    curl_url_cleanup(u);
-    return ok;
-}
-
 bool s3_target_valid(const struct s3_target *t, struct err *err)
 {
     size_t n = t->bucket ? strlen(t->bucket) : 0;
@@ -132,7 +106,7 @@ bool s3_target_valid(const struct s3_target *t, struct err *err)
         err_set(err, ERR_BADPARAM, "invalid S3 region");
         return false;
     }
-    if (!is_empty(t->endpoint) && !endpoint_ok(t->endpoint)) {
+    if (!is_empty(t->endpoint) && !fetch_base_url_ok(t->endpoint, false)) {
         err_set(err, ERR_BADPARAM, "invalid S3 endpoint");
         return false;
     }
